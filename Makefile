@@ -1,0 +1,69 @@
+# The project's commands. Their names are a contract used by CI, the README and our checks.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv/bin
+RASA := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 \
+	SQLALCHEMY_SILENCE_UBER_WARNING=1 .venv-rasa/bin
+NLU_INPUTS := config.yml $(shell find nlu_data -name '*.yml' 2>/dev/null) nlu/components.py \
+	bot/nlu/normalize.py bot/nlu/intents.py
+
+.PHONY: help setup train test check lint types content-check pytest chat run eval \
+	bench-nlu bench-bot extract update clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: .venv/.setup-done  ## build .venv (assistant) and .venv-rasa (NLU) from the lock files
+
+.venv/.setup-done: scripts/setup.sh uv.lock pyproject.toml nlu/constraints.txt
+	bash scripts/setup.sh
+	touch $@
+
+train: models/.trained  ## train the NLU model into models/ (skipped when nothing changed)
+
+models/.trained: $(NLU_INPUTS) | .venv/.setup-done
+	$(RASA)/rasa train nlu --config config.yml --nlu nlu_data --out models --quiet
+	ls -t models/*.tar.gz | tail -n +4 | xargs -r rm --
+	touch $@
+
+test: check pytest  ## lint, types, content check and the whole test suite
+
+check: lint types content-check  ## ruff, mypy and the content check
+
+lint: | .venv/.setup-done
+	$(VENV)/ruff check bot tests benchmarks nlu
+	$(VENV)/ruff format --check bot tests benchmarks nlu
+
+types: | .venv/.setup-done
+	$(VENV)/mypy
+
+content-check: | .venv/.setup-done  ## check the answer catalogs (what CI runs)
+	$(VENV)/bot content check
+
+pytest: models/.trained
+	$(VENV)/pytest -q
+
+chat: models/.trained  ## talk to the assistant in this terminal
+	$(VENV)/bot chat
+
+run: models/.trained  ## serve the assistant on Telegram (TELEGRAM_BOT_TOKEN)
+	$(VENV)/bot run
+
+eval: models/.trained  ## accuracy per language on the held-out split, vs Rasa's default pipeline
+	$(RASA)/python -m nlu.evaluate
+
+bench-nlu: models/.trained  ## NLU latency, concurrency, memory, start-up and training time
+	$(VENV)/python -m benchmarks.nlu
+
+bench-bot: models/.trained  ## simulated Telegram users through the fake Bot API
+	$(VENV)/python -m benchmarks.bot
+
+extract: | .venv/.setup-done  ## extract interface strings into locales/messages.pot
+	$(VENV)/bot content extract
+
+update: extract  ## merge new interface strings into every language's messages.po
+	$(VENV)/bot content update
+
+clean:  ## remove environments, models and reports
+	rm -rf .venv .venv-rasa .tools models reports var

@@ -1,0 +1,131 @@
+"""Async client of the Rasa NLU HTTP server (`rasa run --enable-api`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Self
+
+import httpx
+
+from bot.nlu.intents import FALLBACK_INTENT, LANGUAGES
+
+MAX_PARSE_CHARS = 1000
+"""Longer messages are cut, not rejected: the start of a message carries its question."""
+
+
+class NLUUnavailable(Exception):
+    """The NLU service is down, too slow, or answered something that is not a parse."""
+
+
+@dataclass(frozen=True, slots=True)
+class IntentScore:
+    """One intent and the model's confidence in it."""
+
+    intent: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What the model understood of one message."""
+
+    intent: str
+    confidence: float
+    language: str | None
+    ranking: tuple[IntentScore, ...]
+
+    @property
+    def is_fallback(self) -> bool:
+        """Return whether the model was unsure."""
+        return self.intent == FALLBACK_INTENT
+
+
+EMPTY_PREDICTION = Prediction(FALLBACK_INTENT, 0.0, None, ())
+
+
+def _score(raw: Any) -> IntentScore:
+    if not isinstance(raw, dict):
+        raise NLUUnavailable("intent entry is not an object")
+    name, confidence = raw.get("name"), raw.get("confidence")
+    if not isinstance(name, str) or not isinstance(confidence, int | float):
+        raise NLUUnavailable("intent entry lacks a name or a confidence")
+    if not math.isfinite(confidence) or not 0.0 <= confidence <= 1.0:
+        raise NLUUnavailable("confidence out of range")
+    return IntentScore(name, float(confidence))
+
+
+def parse_response(payload: Any) -> Prediction:
+    """Turn the JSON body of `/model/parse` into a `Prediction`, or raise `NLUUnavailable`."""
+    if not isinstance(payload, dict) or "intent" not in payload:
+        raise NLUUnavailable("response is not a parse result")
+    intent = payload["intent"]
+    if intent is None or (isinstance(intent, dict) and intent.get("name") is None):
+        # Rasa answers an empty message with no intent at all.
+        return EMPTY_PREDICTION
+    top = _score(intent)
+    ranking_raw = payload.get("intent_ranking") or []
+    if not isinstance(ranking_raw, list):
+        raise NLUUnavailable("intent_ranking is not a list")
+    ranking = tuple(_score(item) for item in ranking_raw)
+    language = payload.get("language")
+    if language not in LANGUAGES:
+        language = None
+    return Prediction(top.intent, top.confidence, language, ranking)
+
+
+class NLUClient:
+    """Parses messages through one pooled HTTP connection to the NLU server."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 2.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 1.0)),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            transport=transport,
+        )
+
+    async def parse(self, text: str) -> Prediction:
+        """Classify `text`; raise `NLUUnavailable` when the service cannot answer."""
+        text = text[:MAX_PARSE_CHARS]
+        if not text.strip():
+            return EMPTY_PREDICTION
+        try:
+            response = await self._http.post("/model/parse", json={"text": text})
+            response.raise_for_status()
+            payload = response.json()
+        except httpx.TimeoutException as error:
+            raise NLUUnavailable("the NLU service did not answer in time") from error
+        except httpx.HTTPStatusError as error:
+            raise NLUUnavailable(f"the NLU service answered {error.response.status_code}") from error
+        except httpx.HTTPError as error:
+            raise NLUUnavailable(f"the NLU service is unreachable ({type(error).__name__})") from error
+        except ValueError as error:
+            raise NLUUnavailable("the NLU service answered something that is not JSON") from error
+        return parse_response(payload)
+
+    async def is_ready(self) -> bool:
+        """Return whether the server answers and has a model loaded."""
+        try:
+            response = await self._http.get("/status")
+            body = response.json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        return response.status_code == 200 and isinstance(body, dict) and bool(body.get("model_file"))
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

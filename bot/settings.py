@@ -1,0 +1,108 @@
+"""The assistant's settings, read once from the environment and validated."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from bot.nlu.intents import LANGUAGES
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _url(name: str, value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingsError(f"{name} must be an http(s) URL, e.g. http://127.0.0.1:5005")
+    return value.rstrip("/")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable, with defaults that run the console chat out of the box."""
+
+    telegram_bot_token: str | None = None
+    telegram_base_url: str = DEFAULT_TELEGRAM_BASE_URL
+    rasa_url: str | None = None
+    database_path: Path = PROJECT_ROOT / "var" / "assistant.db"
+    default_language: str = "en"
+    locales_dir: Path = PROJECT_ROOT / "locales"
+    models_dir: Path = PROJECT_ROOT / "models"
+    rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
+    nlu_timeout: float = 2.0
+    user_messages_per_minute: int = 20
+    webhook_url: str | None = None
+    webhook_port: int = 8443
+    webhook_listen: str = "127.0.0.1"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate settings from `env` (the process environment by default)."""
+        env = os.environ if env is None else env
+        token = env.get("TELEGRAM_BOT_TOKEN", "").strip() or None
+        if token is not None and not _TOKEN.match(token):
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN does not look like a bot token (digits, a colon, then"
+                " letters); copy it again from @BotFather"
+            )
+        language = env.get("DEFAULT_LANGUAGE", "en").strip().lower() or "en"
+        if language not in LANGUAGES:
+            raise SettingsError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
+        rasa_url = env.get("RASA_URL", "").strip()
+        webhook = env.get("WEBHOOK_URL", "").strip()
+        if webhook and not webhook.startswith("https://"):
+            raise SettingsError("WEBHOOK_URL must start with https:// (Telegram requires TLS)")
+        level = env.get("LOG_LEVEL", "INFO").strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        return cls(
+            telegram_bot_token=token,
+            telegram_base_url=_url(
+                "TELEGRAM_BASE_URL", env.get("TELEGRAM_BASE_URL", "") or DEFAULT_TELEGRAM_BASE_URL
+            ),
+            rasa_url=_url("RASA_URL", rasa_url) if rasa_url else None,
+            database_path=Path(env.get("DATABASE_PATH", "") or cls.database_path),
+            default_language=language,
+            locales_dir=Path(env.get("LOCALES_DIR", "") or cls.locales_dir),
+            models_dir=Path(env.get("MODELS_DIR", "") or cls.models_dir),
+            rasa_venv=Path(env.get("RASA_VENV", "") or cls.rasa_venv),
+            nlu_timeout=_number(env, "NLU_TIMEOUT", 2.0, 0.1, 30.0),
+            user_messages_per_minute=int(_number(env, "USER_MESSAGES_PER_MINUTE", 20, 1, 600)),
+            webhook_url=webhook or None,
+            webhook_port=int(_number(env, "WEBHOOK_PORT", 8443, 1, 65535)),
+            webhook_listen=env.get("WEBHOOK_LISTEN", "127.0.0.1").strip() or "127.0.0.1",
+            log_level=level,
+        )
+
+    def require_token(self) -> str:
+        """Return the bot token, or explain how to get one."""
+        if self.telegram_bot_token is None:
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather, then"
+                " `export TELEGRAM_BOT_TOKEN=...` (or put it in .env) and run `make run` again"
+            )
+        return self.telegram_bot_token

@@ -22,14 +22,14 @@ def _classify(args: argparse.Namespace, settings: Settings) -> int:
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
     """Talk to the assistant in the terminal."""
-    from bot.console import run_console
+    from bot.frontends.console import run_console
 
     return asyncio.run(run_console(settings, language=args.language))
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the assistant on Telegram."""
-    from bot.telegram.app import run_telegram
+    from bot.frontends.telegram import run_telegram
 
     return run_telegram(settings)
 
@@ -75,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     content = commands.add_parser("content", help="editors' tools for the answer catalogs")
-    content_commands = content.add_subparsers(dest="content_command", required=True, metavar="ACTION")
+    content_commands = content.add_subparsers(
+        dest="content_command", required=True, metavar="ACTION"
+    )
     check = content_commands.add_parser(
         "check", help="report missing, fuzzy, unreviewed, expired and malformed entries"
     )

@@ -13,6 +13,10 @@ from bot.nlu.intents import LANGUAGES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_DATABASE = PROJECT_ROOT / "var" / "assistant.db"
+DEFAULT_LOCALES = PROJECT_ROOT / "locales"
+DEFAULT_MODELS = PROJECT_ROOT / "models"
+DEFAULT_RASA_VENV = PROJECT_ROOT / ".venv-rasa"
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
 
@@ -47,14 +51,17 @@ class Settings:
     telegram_bot_token: str | None = None
     telegram_base_url: str = DEFAULT_TELEGRAM_BASE_URL
     rasa_url: str | None = None
-    database_path: Path = PROJECT_ROOT / "var" / "assistant.db"
+    database_path: Path = DEFAULT_DATABASE
     default_language: str = "en"
-    locales_dir: Path = PROJECT_ROOT / "locales"
-    models_dir: Path = PROJECT_ROOT / "models"
-    rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
+    locales_dir: Path = DEFAULT_LOCALES
+    models_dir: Path = DEFAULT_MODELS
+    rasa_venv: Path = DEFAULT_RASA_VENV
     nlu_timeout: float = 2.0
     user_messages_per_minute: int = 20
+    retention_days: int = 180
+    outbound_messages_per_second: float = 30.0
     webhook_url: str | None = None
+    webhook_secret: str | None = None
     webhook_port: int = 8443
     webhook_listen: str = "127.0.0.1"
     log_level: str = "INFO"
@@ -76,6 +83,11 @@ class Settings:
         webhook = env.get("WEBHOOK_URL", "").strip()
         if webhook and not webhook.startswith("https://"):
             raise SettingsError("WEBHOOK_URL must start with https:// (Telegram requires TLS)")
+        secret = env.get("WEBHOOK_SECRET", "").strip() or None
+        if webhook and (secret is None or not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret)):
+            raise SettingsError(
+                "WEBHOOK_SECRET must be set with WEBHOOK_URL: 16 or more letters, digits, _ or -"
+            )
         level = env.get("LOG_LEVEL", "INFO").strip().upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
@@ -85,14 +97,17 @@ class Settings:
                 "TELEGRAM_BASE_URL", env.get("TELEGRAM_BASE_URL", "") or DEFAULT_TELEGRAM_BASE_URL
             ),
             rasa_url=_url("RASA_URL", rasa_url) if rasa_url else None,
-            database_path=Path(env.get("DATABASE_PATH", "") or cls.database_path),
+            database_path=Path(env.get("DATABASE_PATH", "") or DEFAULT_DATABASE),
             default_language=language,
-            locales_dir=Path(env.get("LOCALES_DIR", "") or cls.locales_dir),
-            models_dir=Path(env.get("MODELS_DIR", "") or cls.models_dir),
-            rasa_venv=Path(env.get("RASA_VENV", "") or cls.rasa_venv),
+            locales_dir=Path(env.get("LOCALES_DIR", "") or DEFAULT_LOCALES),
+            models_dir=Path(env.get("MODELS_DIR", "") or DEFAULT_MODELS),
+            rasa_venv=Path(env.get("RASA_VENV", "") or DEFAULT_RASA_VENV),
             nlu_timeout=_number(env, "NLU_TIMEOUT", 2.0, 0.1, 30.0),
             user_messages_per_minute=int(_number(env, "USER_MESSAGES_PER_MINUTE", 20, 1, 600)),
+            retention_days=int(_number(env, "RETENTION_DAYS", 180, 1, 3650)),
+            outbound_messages_per_second=_number(env, "OUTBOUND_MESSAGES_PER_SECOND", 30, 1, 1000),
             webhook_url=webhook or None,
+            webhook_secret=secret,
             webhook_port=int(_number(env, "WEBHOOK_PORT", 8443, 1, 65535)),
             webhook_listen=env.get("WEBHOOK_LISTEN", "127.0.0.1").strip() or "127.0.0.1",
             log_level=level,

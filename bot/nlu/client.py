@@ -104,9 +104,13 @@ class NLUClient:
         except httpx.TimeoutException as error:
             raise NLUUnavailable("the NLU service did not answer in time") from error
         except httpx.HTTPStatusError as error:
-            raise NLUUnavailable(f"the NLU service answered {error.response.status_code}") from error
+            raise NLUUnavailable(
+                f"the NLU service answered {error.response.status_code}"
+            ) from error
         except httpx.HTTPError as error:
-            raise NLUUnavailable(f"the NLU service is unreachable ({type(error).__name__})") from error
+            raise NLUUnavailable(
+                f"the NLU service is unreachable ({type(error).__name__})"
+            ) from error
         except ValueError as error:
             raise NLUUnavailable("the NLU service answered something that is not JSON") from error
         return parse_response(payload)
@@ -118,7 +122,9 @@ class NLUClient:
             body = response.json()
         except (httpx.HTTPError, ValueError):
             return False
-        return response.status_code == 200 and isinstance(body, dict) and bool(body.get("model_file"))
+        return (
+            response.status_code == 200 and isinstance(body, dict) and bool(body.get("model_file"))
+        )
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -96,9 +96,9 @@ class RasaServer:
             )
         logger.info("Starting the NLU server on port %d", self.port)
 
-    async def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+    async def wait_ready(self, within: float = START_TIMEOUT) -> None:
         """Wait until the model is loaded, or raise `ServerFailed`."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         async with NLUClient(self.url, timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if self.process is not None and self.process.poll() is not None:
@@ -109,7 +109,9 @@ class RasaServer:
                     return
                 await asyncio.sleep(0.25)
         self.stop()
-        raise ServerFailed(f"the NLU server was not ready after {timeout:.0f} s; see {self.log_path}")
+        raise ServerFailed(
+            f"the NLU server was not ready after {within:.0f} s; see {self.log_path}"
+        )
 
     def stop(self) -> None:
         """Stop the server and everything it started."""
@@ -126,7 +128,9 @@ class RasaServer:
 
 
 @contextlib.asynccontextmanager
-async def running_server(model: Path, rasa_venv: Path, *, port: int | None = None) -> AsyncIterator[RasaServer]:
+async def running_server(
+    model: Path, rasa_venv: Path, *, port: int | None = None
+) -> AsyncIterator[RasaServer]:
     """Run a Rasa server for the duration of the block."""
     server = RasaServer(model, rasa_venv, port=port)
     server.start()

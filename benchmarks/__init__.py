@@ -1,0 +1,1 @@
+"""Benchmarks of the assistant: `python -m benchmarks.nlu`, `python -m benchmarks.bot`."""

@@ -1,0 +1,441 @@
+"""`make bench-nlu`: NLU start-up time, parse latency and throughput, memory, training time.
+
+Starts `rasa run --enable-api` on a free port from the newest model in models/, parses a
+fixed set of real utterances (fa, fr, nl, en, from eval/heldout/) through the HTTP API with
+one client and with several concurrent clients, measures the server's resident memory and,
+unless --skip-train, the time of a full `rasa train nlu`. Prints a table and writes
+reports/bench-nlu.json. The server is stopped at the end, on Ctrl-C and on errors.
+
+    .venv/bin/python -m benchmarks.nlu [--requests 300] [--clients 8]
+        [--concurrent-requests 150] [--skip-train]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from bot.nlu.client import NLUClient, NLUUnavailable
+from bot.nlu.intents import LANGUAGES
+from bot.nlu.server import (
+    ModelMissing,
+    RasaServer,
+    ServerFailed,
+    latest_model,
+    rasa_environment,
+)
+from bot.settings import PROJECT_ROOT
+
+MODELS_DIR = PROJECT_ROOT / "models"
+RASA_VENV = PROJECT_ROOT / ".venv-rasa"
+HELDOUT_DIR = PROJECT_ROOT / "eval" / "heldout"
+REPORT_PATH = PROJECT_ROOT / "reports" / "bench-nlu.json"
+PER_LANGUAGE = 40
+"""Utterances taken from each language's held-out file."""
+CLIENT_TIMEOUT = 30.0
+"""Generous: the benchmark measures slow answers instead of failing them."""
+
+# Used for a language whose held-out file is missing or empty.
+FALLBACK_UTTERANCES: dict[str, tuple[str, ...]] = {
+    "fa": (
+        "سلام وقت بخیر",
+        "میخوام برگردم ایران چیکار باید بکنم",
+        "پاسپورت ندارم میتونم برگردم؟",
+        "چقدر پول بهم میدن موقع رفتن",
+        "salam mikham bargardam afghanistan",
+    ),
+    "fr": (
+        "bonjour",
+        "je veux rentrer au maroc comment faire",
+        "j'ai pas de passeport est-ce que c'est possible",
+        "combien d'argent on reçoit au départ",
+        "est ce que mon avocat doit etre au courant",
+    ),
+    "nl": (
+        "hallo goedemorgen",
+        "ik wil terug naar mijn land hoe werkt dat",
+        "ik heb geen paspoort meer",
+        "hoeveel geld krijg ik bij vertrek",
+        "kan ik later terugkomen naar belgië",
+    ),
+    "en": (
+        "hi there",
+        "i want to go back home how do i apply",
+        "i lost my passport can i still travel",
+        "how much money do i get when i leave",
+        "will my government find out about this",
+    ),
+}
+
+_INTENT_LINE = re.compile(r"^\s*-\s*intent:\s*\S")
+_EXAMPLE_LINE = re.compile(r"^\s+-\s+(.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    """Latency and throughput of one load scenario."""
+
+    scenario: str
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    max_ms: float
+    throughput_rps: float
+
+
+def heldout_utterances(path: Path) -> list[str]:
+    """Return the example texts of a Rasa NLU YAML file, read line by line."""
+    texts: list[str] = []
+    in_examples = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if _INTENT_LINE.match(line):
+            in_examples = False
+        elif stripped.startswith("examples:"):
+            in_examples = True
+        elif in_examples and (match := _EXAMPLE_LINE.match(line)):
+            texts.append(match.group(1))
+        elif in_examples and stripped and not line.startswith(" "):
+            in_examples = False
+    return texts
+
+
+def utterances(per_language: int = PER_LANGUAGE) -> tuple[list[str], dict[str, str]]:
+    """Return a fixed list of utterances, languages interleaved, and where each came from."""
+    by_language: dict[str, list[str]] = {}
+    sources: dict[str, str] = {}
+    for language in LANGUAGES:
+        path = HELDOUT_DIR / f"{language}.yml"
+        texts: list[str] = []
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            texts = heldout_utterances(path)
+        if texts:
+            step = max(1, len(texts) // per_language)
+            by_language[language] = texts[::step][:per_language]
+            sources[language] = str(path.relative_to(PROJECT_ROOT))
+        else:
+            by_language[language] = list(FALLBACK_UTTERANCES[language])
+            sources[language] = "built-in list (held-out file missing or empty)"
+    mixed: list[str] = []
+    for index in range(max(len(texts) for texts in by_language.values())):
+        mixed.extend(texts[index] for texts in by_language.values() if index < len(texts))
+    return mixed, sources
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Return the `fraction` percentile of sorted values, interpolating linearly."""
+    if not sorted_values:
+        return float("nan")
+    position = fraction * (len(sorted_values) - 1)
+    low = int(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def summarize(
+    scenario: str, clients: int, latencies: list[float], errors: int, seconds: float
+) -> LatencyResult:
+    """Turn per-request latencies (seconds) into a `LatencyResult`."""
+    ordered = sorted(latencies)
+    ms = [value * 1000 for value in ordered]
+    return LatencyResult(
+        scenario=scenario,
+        clients=clients,
+        requests=len(latencies) + errors,
+        errors=errors,
+        seconds=seconds,
+        p50_ms=percentile(ms, 0.50),
+        p95_ms=percentile(ms, 0.95),
+        p99_ms=percentile(ms, 0.99),
+        mean_ms=sum(ms) / len(ms) if ms else float("nan"),
+        max_ms=ms[-1] if ms else float("nan"),
+        throughput_rps=len(latencies) / seconds if seconds > 0 else 0.0,
+    )
+
+
+async def client_loop(
+    url: str, texts: Sequence[str], count: int, offset: int, latencies: list[float]
+) -> int:
+    """Send `count` parses one after the other; append latencies, return the error count."""
+    errors = 0
+    async with NLUClient(url, timeout=CLIENT_TIMEOUT) as client:
+        for index in range(count):
+            text = texts[(offset + index) % len(texts)]
+            started = time.perf_counter()
+            try:
+                await client.parse(text)
+            except NLUUnavailable:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - started)
+    return errors
+
+
+async def measure(
+    scenario: str, url: str, texts: Sequence[str], clients: int, per_client: int
+) -> LatencyResult:
+    """Run `clients` concurrent clients of `per_client` requests each and summarise."""
+    latencies: list[float] = []
+    started = time.perf_counter()
+    errors = await asyncio.gather(
+        *(
+            client_loop(url, texts, per_client, offset=i * 7, latencies=latencies)
+            for i in range(clients)
+        )
+    )
+    return summarize(scenario, clients, latencies, sum(errors), time.perf_counter() - started)
+
+
+def resident_mib(pid: int) -> float:
+    """Return the resident memory of a process and all its children, in MiB."""
+    process = psutil.Process(pid)
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += member.memory_info().rss
+    return total / 2**20
+
+
+def progress(console: Console, message: str) -> None:
+    """Print one progress line on stderr."""
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
+
+
+def train_seconds(console: Console) -> float:
+    """Time a full `rasa train nlu` into a temporary directory, as `make train` runs it."""
+    with tempfile.TemporaryDirectory(prefix="bench-nlu-") as scratch:
+        env = rasa_environment()
+        # `rasa train nlu` has no --force: an empty training cache makes it train every
+        # component from scratch, as --force does for `rasa train`.
+        env["RASA_CACHE_DIRECTORY"] = str(Path(scratch) / "cache")
+        command = [
+            str(RASA_VENV / "bin" / "rasa"), "train", "nlu", "--config", "config.yml",
+            "--nlu", "nlu_data", "--out", str(Path(scratch) / "models"), "--quiet",
+        ]  # fmt: skip
+        log_path = Path(scratch) / "train.log"
+        started = time.perf_counter()
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                with console.status("training (rasa train nlu, from scratch)…"):
+                    code = process.wait()
+            finally:
+                if process.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGTERM)
+                    process.wait()
+        seconds = time.perf_counter() - started
+        if code != 0 or not list((Path(scratch) / "models").glob("*.tar.gz")):
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]
+            raise RuntimeError("rasa train nlu failed:\n" + "\n".join(tail))
+        return seconds
+
+
+async def run_server_benchmarks(
+    model: Path, texts: list[str], args: argparse.Namespace, console: Console
+) -> dict[str, Any]:
+    """Start the server, measure start-up, latency and memory, and always stop it."""
+    server = RasaServer(model, RASA_VENV)
+    progress(console, f"starting rasa run on port {server.port} with {model.name}")
+    server.start()
+    try:
+        await server.wait_ready()
+        assert server.process is not None and server.startup_seconds is not None
+        progress(console, f"server ready in {server.startup_seconds:.1f} s")
+        memory_idle = resident_mib(server.process.pid)
+
+        progress(console, f"warming up ({args.warmup} requests)")
+        await measure("warm-up", server.url, texts, 1, args.warmup)
+
+        progress(console, f"1 client × {args.requests} sequential requests")
+        sequential = await measure("sequential", server.url, texts, 1, args.requests)
+
+        label = f"{args.clients} clients × {args.concurrent_requests} requests"
+        progress(console, label)
+        concurrent = await measure(
+            "concurrent", server.url, texts, args.clients, args.concurrent_requests
+        )
+        memory_loaded = resident_mib(server.process.pid)
+        return {
+            "startup_seconds": server.startup_seconds,
+            "memory_mib_after_startup": memory_idle,
+            "memory_mib_after_load": memory_loaded,
+            "latency": [asdict(sequential), asdict(concurrent)],
+        }
+    finally:
+        progress(console, "stopping the server")
+        server.stop()
+
+
+def render(results: dict[str, Any], console: Console) -> None:
+    """Print the figures as rich tables."""
+    latency = Table(title="NLU parse latency through the HTTP API (POST /model/parse)")
+    for column in ("scenario", "clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"):
+        latency.add_column(column, justify="left" if column == "scenario" else "right")
+    latency.add_column("mean ms", justify="right")
+    latency.add_column("req/s", justify="right")
+    for row in results["latency"]:
+        latency.add_row(
+            row["scenario"],
+            str(row["clients"]),
+            str(row["requests"]),
+            str(row["errors"]),
+            f"{row['p50_ms']:.1f}",
+            f"{row['p95_ms']:.1f}",
+            f"{row['p99_ms']:.1f}",
+            f"{row['mean_ms']:.1f}",
+            f"{row['throughput_rps']:.1f}",
+        )
+    summary = Table(title="NLU server and training")
+    summary.add_column("figure")
+    summary.add_column("value", justify="right")
+    training = results["training_seconds"]
+    rows = [
+        ("CPU cores (os.cpu_count)", str(results["cpu_count"])),
+        ("model", results["model"]),
+        ("utterances (fa, fr, nl, en)", str(results["utterances"])),
+        ("start-up until ready", f"{results['startup_seconds']:.1f} s"),
+        ("resident memory after start-up", f"{results['memory_mib_after_startup']:.0f} MiB"),
+        ("resident memory after the load", f"{results['memory_mib_after_load']:.0f} MiB"),
+        (
+            "training time (rasa train nlu, from scratch)",
+            "skipped (--skip-train)" if training is None else f"{training:.1f} s",
+        ),
+    ]
+    for name, value in rows:
+        summary.add_row(name, value)
+    console.print(latency)
+    console.print(summary)
+
+
+def positive(value: str) -> int:
+    """Parse a positive integer option."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Return the command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.nlu",
+        description="Benchmark the Rasa NLU server: start-up, latency, memory, training.",
+    )
+    parser.add_argument(
+        "--requests", type=positive, default=300, help="sequential requests (default 300)"
+    )
+    parser.add_argument(
+        "--clients", type=positive, default=8, help="concurrent clients (default 8)"
+    )
+    parser.add_argument(
+        "--concurrent-requests",
+        type=positive,
+        default=150,
+        help="requests per concurrent client (default 150)",
+    )
+    parser.add_argument("--warmup", type=positive, default=20, help="warm-up requests (default 20)")
+    parser.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
+    parser.add_argument(
+        "--skip-train", action="store_true", help="do not measure the training time"
+    )
+    return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so that the server is stopped either way."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return the exit code."""
+    args = parse_args(argv)
+    console = Console()
+    err = Console(stderr=True)
+    try:
+        model = args.model.resolve() if args.model else latest_model(MODELS_DIR)
+        if not model.is_file():
+            raise ModelMissing(f"{model} does not exist")
+    except ModelMissing as error:
+        err.print(f"[red]error:[/red] {error}")
+        return 2
+    texts, sources = utterances()
+    results: dict[str, Any] = {
+        "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "model": model.name,
+        "utterances": len(texts),
+        "utterance_sources": sources,
+    }
+    try:
+        with sigterm_as_interrupt():
+            results |= asyncio.run(run_server_benchmarks(model, texts, args, err))
+            results["training_seconds"] = None
+            if not args.skip_train:
+                progress(err, "timing a full training (rasa train nlu into a temporary dir)")
+                results["training_seconds"] = train_seconds(err)
+                progress(err, f"trained in {results['training_seconds']:.1f} s")
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted: server stopped, nothing written[/yellow]")
+        return 130
+    except (ModelMissing, ServerFailed, RuntimeError) as error:
+        err.print(f"[red]error:[/red] {error}")
+        return 1
+    results["training_command"] = (
+        None
+        if args.skip_train
+        else "rasa train nlu --config config.yml --nlu nlu_data "
+        "(empty RASA_CACHE_DIRECTORY, Makefile RASA environment)"
+    )
+    REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
+    REPORT_PATH.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    render(results, console)
+    console.print(f"Wrote {REPORT_PATH.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

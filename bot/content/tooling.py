@@ -1,0 +1,105 @@
+"""Babel's catalog tooling for editors: extract, update and start a language."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.messages.catalog import Catalog
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import write_po
+
+from bot.content.catalog import (
+    ANSWERS_DOMAIN,
+    MESSAGES_DOMAIN,
+    SOURCE_LANGUAGE,
+    CatalogError,
+    available_languages,
+    catalog_path,
+    read_catalog,
+    translated_text,
+)
+from bot.nlu.intents import INTENTS
+from bot.settings import PROJECT_ROOT
+
+
+
+def _pybabel(*arguments: str) -> None:
+    CommandLineInterface().run(["pybabel", "-q", *arguments])
+
+
+def template_path(locales_dir: Path) -> Path:
+    """Return where the interface strings' template (.pot) lives."""
+    return locales_dir / f"{MESSAGES_DOMAIN}.pot"
+
+
+def extract(locales_dir: Path) -> None:
+    """Extract interface strings from bot/ into the template."""
+    output = template_path(locales_dir).resolve()
+    with contextlib.chdir(PROJECT_ROOT):  # source references relative to the project
+        _pybabel(
+            "extract", "-F", "babel.cfg", "-o", str(output), "--project", "return-assistant",
+            "--sort-by-file", "--no-wrap", "-c", "TRANSLATORS:", "bot",
+        )  # fmt: skip
+
+
+def update(locales_dir: Path) -> None:
+    """Merge the template into every language's messages.po, and add missing answer keys."""
+    for language in available_languages(locales_dir):
+        path = catalog_path(locales_dir, language, MESSAGES_DOMAIN)
+        action = "update" if path.exists() else "init"
+        _pybabel(action, "-i", str(template_path(locales_dir)), "-d", str(locales_dir),
+                 "-D", MESSAGES_DOMAIN, "-l", language)  # fmt: skip
+        add_missing_answers(locales_dir, language)
+
+
+def add_missing_answers(locales_dir: Path, language: str) -> list[str]:
+    """Add an empty entry (with the English text as a comment) for each unanswered intent."""
+    source = read_catalog(catalog_path(locales_dir, SOURCE_LANGUAGE, ANSWERS_DOMAIN), SOURCE_LANGUAGE)
+    path = catalog_path(locales_dir, language, ANSWERS_DOMAIN)
+    catalog = read_catalog(path, language) if path.exists() else Catalog(locale=language, domain=ANSWERS_DOMAIN)
+    added = []
+    for intent in [*INTENTS, *(m.id for m in source if isinstance(m.id, str) and m.id)]:
+        if intent in catalog or (language == SOURCE_LANGUAGE):
+            continue
+        english = translated_text(source.get(intent)) or ""
+        catalog.add(intent, "", auto_comments=["English: " + line for line in english.splitlines()])
+        added.append(intent)
+    if added or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            write_po(handle, catalog, width=0)
+    return added
+
+
+def init_language(locales_dir: Path, language: str) -> None:
+    """Start the catalogs of a new language: interface strings and empty answers."""
+    try:
+        Locale.parse(language)
+    except (UnknownLocaleError, ValueError) as error:
+        raise CatalogError(f"{language!r} is not a language code Babel knows: {error}") from None
+    _pybabel("init", "-i", str(template_path(locales_dir)), "-d", str(locales_dir),
+             "-D", MESSAGES_DOMAIN, "-l", language)  # fmt: skip
+    added = add_missing_answers(locales_dir, language)
+    print(f"Created catalogs for {language}: {len(added)} answers to write in "
+          f"{catalog_path(locales_dir, language, ANSWERS_DOMAIN)}")  # fmt: skip
+
+
+def run_babel(action: str, locales_dir: Path, *, language: str | None = None) -> int:
+    """Run an editors' catalog action; return the exit status."""
+    try:
+        if action == "extract":
+            extract(locales_dir)
+        elif action == "update":
+            update(locales_dir)
+        elif action == "init" and language:
+            init_language(locales_dir, language)
+        else:
+            print(f"bot content: unknown action {action!r}", file=sys.stderr)
+            return 2
+    except CatalogError as error:
+        print(f"bot content {action}: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,444 @@
+"""The conversation, independent of Telegram: events in, replies out.
+
+Each public coroutine handles one kind of event from a front-end (Telegram or the console)
+and returns the replies to send, in order. State that must survive a restart lives in the
+store; the per-user inbound limit is a cache of the last minute.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.content.i18n import negotiate_language
+from bot.content.library import ContentLibrary, ServedAnswer, Translator
+from bot.content.topics import COUNSELLOR, MENU, is_topic
+from bot.dialogue.desk import CounsellorDesk, InformationDesk
+from bot.dialogue.replies import (
+    FORGET_NO,
+    FORGET_YES,
+    LANGUAGE,
+    SWITCH,
+    TOPIC,
+    Button,
+    Reply,
+    rows,
+)
+from bot.dialogue.replies import (
+    MENU as MENU_DATA,
+)
+from bot.nlu.client import NLUUnavailable, Prediction
+from bot.nlu.intents import FALLBACK_INTENT
+from bot.nlu.resilient import Understanding
+from bot.store.db import Store, User
+
+logger = logging.getLogger(__name__)
+
+NATIVE_NAMES = {"fa": "فارسی", "fr": "Français", "nl": "Nederlands", "en": "English"}
+COMMANDS = ("start", "menu", "language", "help", "forget", "cancel")
+# Intents that say little about the question: never offered as "did you mean" buttons.
+_SMALL_TALK = frozenset({"greet", "thanks", "goodbye", "bot_challenge", "change_language",
+                         "out_of_scope", FALLBACK_INTENT})  # fmt: skip
+# Language detection on "ok" or "merci" is a guess: only longer messages count towards
+# offering to switch language.
+_MIN_CHARS_FOR_LANGUAGE = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Thresholds of the conversation, from settings."""
+
+    confidence_threshold: float = 0.5
+    unsure_turns_before_counsellor: int = 2
+    foreign_turns_before_switch: int = 2
+    messages_per_minute: int = 20
+    retention_days: int = 180
+
+
+class InboundLimiter:
+    """At most `per_minute` messages per user; one polite reply when the limit is hit."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._per_minute = per_minute
+        self._clock = clock
+        self._seen: dict[str, deque[float]] = {}
+        self._warned: set[str] = set()
+
+    def check(self, user_id: str) -> str:
+        """Return "ok", "warn" (first message over the limit) or "drop"."""
+        now = self._clock()
+        seen = self._seen.setdefault(user_id, deque())
+        while seen and now - seen[0] > 60.0:
+            seen.popleft()
+        if len(seen) < self._per_minute:
+            seen.append(now)
+            self._warned.discard(user_id)
+            if len(self._seen) > 10_000:  # keep the cache small: forget idle users
+                self._seen = {key: value for key, value in self._seen.items() if value}
+            return "ok"
+        if user_id in self._warned:
+            return "drop"
+        self._warned.add(user_id)
+        return "warn"
+
+    def forget(self, user_id: str) -> None:
+        """Drop what the limiter holds about a user."""
+        self._seen.pop(user_id, None)
+        self._warned.discard(user_id)
+
+
+class Dialogue:
+    """The assistant's side of the conversation."""
+
+    def __init__(
+        self,
+        library: ContentLibrary,
+        nlu: Understanding,
+        store: Store,
+        *,
+        desk: CounsellorDesk | None = None,
+        default_language: str = "en",
+        policy: Policy = Policy(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.library = library
+        self.nlu = nlu
+        self.store = store
+        self.desk: CounsellorDesk = desk or InformationDesk()
+        self.default_language = default_language
+        self.policy = policy
+        self.limiter = InboundLimiter(policy.messages_per_minute, clock)
+
+    # -- events ----------------------------------------------------------------------------
+
+    async def start(
+        self, user_id: str, language_code: str | None = None, payload: str | None = None
+    ) -> list[Reply]:
+        """`/start`: choose a language (preset by a deep link), then privacy and menu."""
+        user = self.store.load_user(user_id).but(pending=None, active=True)
+        payload = (payload or "").strip().lower()
+        if payload in self.library.languages:
+            return self._chosen_language(user, payload)
+        self.store.save_user(user)
+        return [self._language_keyboard(self._language(user, language_code))]
+
+    async def text(self, user_id: str, text: str, language_code: str | None = None) -> list[Reply]:
+        """A free-text message: understand it and answer in the user's language."""
+        limited = self._limit(user_id, language_code)
+        if limited is not None:
+            return limited
+        user = self.store.load_user(user_id).but(pending=None, active=True)
+        taken = await self.desk.intercept(user, text)
+        if taken is not None:
+            self.store.save_user(user)
+            return taken
+        try:
+            prediction = await self.nlu.parse(text)
+        except NLUUnavailable:
+            language = self._language(user, language_code)
+            self.store.save_user(user.but(language=language))
+            return self._with_privacy(user, language, [self._degraded(language)])
+        user, switch_offer = self._follow_language(user, prediction, text, language_code)
+        language = user.language or self.default_language
+        replies = await self._answer_prediction(user, prediction, language)
+        if switch_offer is not None:
+            replies.append(switch_offer)
+        return self._with_privacy(user, language, replies)
+
+    async def button(
+        self, user_id: str, data: str, language_code: str | None = None
+    ) -> list[Reply]:
+        """A tapped button; data that is not ours (forged or stale) gets the menu."""
+        limited = self._limit(user_id, language_code)
+        if limited is not None:
+            return limited
+        user = self.store.load_user(user_id).but(active=True)
+        language = self._language(user, language_code)
+        if data.startswith(LANGUAGE) and data[len(LANGUAGE) :] in self.library.languages:
+            return self._chosen_language(user, data[len(LANGUAGE) :])
+        if data.startswith(SWITCH) and data[len(SWITCH) :] in self.library.languages:
+            new = data[len(SWITCH) :]
+            user = user.but(
+                language=new, language_chosen=True, foreign_streak=0, foreign_language=None
+            )
+            self.store.save_user(user)
+            tr = self.library.translator(new)
+            return [Reply(tr.gettext("I will answer in {language} from now on.",
+                                     language=NATIVE_NAMES.get(new, new)),
+                          self._menu_buttons(new))]  # fmt: skip
+        if data.startswith(TOPIC) and is_topic(data[len(TOPIC) :]):
+            user = user.but(pending=None, unsure_streak=0)
+            self.store.save_user(user.but(language=language))
+            return await self._answer_intent(user, data[len(TOPIC) :], language)
+        if data == MENU_DATA:
+            self.store.save_user(user.but(language=language, pending=None))
+            return [self._menu(language)]
+        if data in (FORGET_YES, FORGET_NO) and user.pending == "forget":
+            return self._confirm_forget(user, language, data == FORGET_YES)
+        self.store.save_user(user.but(language=language))
+        tr = self.library.translator(language)
+        return [Reply(tr.gettext("This button is no longer valid. Here is the menu."),
+                      self._topic_rows(language))]  # fmt: skip
+
+    async def command(
+        self, user_id: str, name: str, language_code: str | None = None
+    ) -> list[Reply]:
+        """`/menu`, `/language`, `/help`, `/forget`, `/cancel`."""
+        limited = self._limit(user_id, language_code)
+        if limited is not None:
+            return limited
+        user = self.store.load_user(user_id).but(active=True)
+        language = self._language(user, language_code)
+        tr = self.library.translator(language)
+        if name == "forget":
+            self.store.save_user(user.but(language=language, pending="forget"))
+            return [Reply(
+                tr.gettext("Delete everything I keep about you (your language and settings)?"
+                           " This cannot be undone."),
+                ((Button(tr.gettext("Yes, delete"), FORGET_YES),
+                  Button(tr.gettext("No, keep"), FORGET_NO)),),
+            )]  # fmt: skip
+        self.store.save_user(user.but(language=language, pending=None))
+        if name == "language":
+            return [self._language_keyboard(language)]
+        if name == "help":
+            return [Reply(self._help_text(tr), self._menu_buttons(language))]
+        if name == "cancel":
+            text = (tr.gettext("Cancelled. Nothing was deleted.") if user.pending
+                    else tr.gettext("There is nothing to cancel."))  # fmt: skip
+            return [Reply(text, self._menu_buttons(language))]
+        return [self._menu(language)]
+
+    async def non_text(self, user_id: str, language_code: str | None = None) -> list[Reply]:
+        """A voice note, photo, sticker, file, location or contact: we read text only."""
+        limited = self._limit(user_id, language_code)
+        if limited is not None:
+            return limited
+        user = self.store.load_user(user_id).but(active=True)
+        language = self._language(user, language_code)
+        self.store.save_user(user.but(language=language))
+        tr = self.library.translator(language)
+        text = tr.gettext(
+            "I can only read text messages. Please type your question, or choose a topic."
+            " You can also talk to a counsellor."
+        )
+        return [Reply(text, self._topic_rows(language))]
+
+    def blocked(self, user_id: str) -> None:
+        """The user blocked the assistant: stop writing to them."""
+        self.store.mark_inactive(user_id)
+
+    # -- understanding ---------------------------------------------------------------------
+
+    def _follow_language(
+        self, user: User, prediction: Prediction, text: str, language_code: str | None
+    ) -> tuple[User, Reply | None]:
+        """Adopt the detected language until the user chooses; after that, offer to switch."""
+        detected = prediction.language if prediction.language in self.library.languages else None
+        if not user.language_chosen:
+            language = detected or self._language(user, language_code)
+            return user.but(language=language), None
+        if (
+            detected is None
+            or detected == user.language
+            or len(text.strip()) < _MIN_CHARS_FOR_LANGUAGE
+        ):
+            return user.but(foreign_streak=0, foreign_language=None), None
+        streak = user.foreign_streak + 1 if user.foreign_language == detected else 1
+        user = user.but(foreign_language=detected, foreign_streak=streak)
+        if streak < self.policy.foreign_turns_before_switch:
+            return user, None
+        user = user.but(foreign_streak=0)
+        tr = self.library.translator(detected)
+        offer = Reply(
+            tr.gettext("Would you like me to answer in {language}?",
+                       language=NATIVE_NAMES.get(detected, detected)),
+            ((Button(NATIVE_NAMES.get(detected, detected), SWITCH + detected),),),
+        )  # fmt: skip
+        return user, offer
+
+    def _is_unsure(self, prediction: Prediction) -> bool:
+        return prediction.is_fallback or prediction.confidence < self.policy.confidence_threshold
+
+    async def _answer_prediction(
+        self, user: User, prediction: Prediction, language: str
+    ) -> list[Reply]:
+        if not self._is_unsure(prediction):
+            self.store.save_user(user.but(unsure_streak=0))
+            return await self._answer_intent(user, prediction.intent, language)
+        streak = user.unsure_streak + 1
+        self.store.save_user(user.but(unsure_streak=streak))
+        return [
+            self._unsure(
+                prediction,
+                language,
+                counsellor_first=streak >= self.policy.unsure_turns_before_counsellor,
+            )
+        ]
+
+    async def _answer_intent(self, user: User, intent: str, language: str) -> list[Reply]:
+        if intent == COUNSELLOR:
+            offered = await self.desk.offer(user, language)
+            if offered is not None:
+                return offered
+        served = self.library.answer(intent, language)
+        replies = [self._answer_reply(served, language)]
+        if intent == "change_language":
+            replies.append(self._language_keyboard(language))
+        return replies
+
+    # -- replies ---------------------------------------------------------------------------
+
+    def _answer_reply(self, served: ServedAnswer, language: str) -> Reply:
+        tr = self.library.translator(language)
+        text = served.text if served.note is None else f"<i>{served.note}</i>\n\n{served.text}"
+        related = [Button(tr.label(topic), TOPIC + topic) for topic in served.related
+                   if topic != COUNSELLOR]  # fmt: skip
+        closing = [
+            Button(tr.label(COUNSELLOR), TOPIC + COUNSELLOR),
+            Button(tr.gettext("Menu"), MENU_DATA),
+        ]
+        if served.intent == COUNSELLOR:
+            closing = closing[1:]
+        return Reply(text, (*rows(related), tuple(closing)))
+
+    def _unsure(self, prediction: Prediction, language: str, *, counsellor_first: bool) -> Reply:
+        tr = self.library.translator(language)
+        guesses = [score.intent for score in prediction.ranking
+                   if is_topic(score.intent) and score.intent not in _SMALL_TALK
+                   and score.intent != COUNSELLOR][:2]  # fmt: skip
+        topic_buttons = [Button(tr.label(intent), TOPIC + intent) for intent in guesses]
+        counsellor = Button(tr.label(COUNSELLOR), TOPIC + COUNSELLOR)
+        menu = Button(tr.gettext("All topics"), MENU_DATA)
+        if counsellor_first:
+            text = tr.gettext(
+                "I am sorry, I still did not understand. A counsellor can answer you in person."
+                " Or choose a topic:"
+            )
+            layout = ((counsellor,), *rows(topic_buttons), (menu,))
+        else:
+            text = (tr.gettext("I am not sure I understood. Did you mean one of these?") if guesses
+                    else tr.gettext("I am not sure I understood. Choose a topic, or write your"
+                                    " question in other words."))  # fmt: skip
+            layout = (*rows(topic_buttons), (menu, counsellor))
+        return Reply(text, layout)
+
+    def _degraded(self, language: str) -> Reply:
+        tr = self.library.translator(language)
+        text = tr.gettext(
+            "Sorry, I cannot read free text right now. Please choose a topic, or talk to a"
+            " counsellor."
+        )
+        return Reply(text, self._topic_rows(language))
+
+    def _menu(self, language: str) -> Reply:
+        tr = self.library.translator(language)
+        return Reply(
+            tr.gettext("Choose a topic, or type your question:"), self._topic_rows(language)
+        )
+
+    def _topic_rows(self, language: str) -> tuple[tuple[Button, ...], ...]:
+        tr = self.library.translator(language)
+        topics = [Button(tr.label(topic), TOPIC + topic) for topic in MENU if topic != COUNSELLOR]
+        return (*rows(topics), (Button(tr.label(COUNSELLOR), TOPIC + COUNSELLOR),))
+
+    def _menu_buttons(self, language: str) -> tuple[tuple[Button, ...], ...]:
+        tr = self.library.translator(language)
+        return (
+            (
+                Button(tr.gettext("Menu"), MENU_DATA),
+                Button(tr.label(COUNSELLOR), TOPIC + COUNSELLOR),
+            ),
+        )
+
+    def _language_keyboard(self, preselected: str) -> Reply:
+        prompts = [self.library.translator(language).gettext("Choose your language")
+                   for language in self.library.languages]  # fmt: skip
+        buttons = [
+            Button(("✓ " if language == preselected else "") + NATIVE_NAMES.get(language, language),
+                   LANGUAGE + language)
+            for language in self.library.languages
+        ]  # fmt: skip
+        return Reply(" · ".join(dict.fromkeys(prompts)), rows(buttons))
+
+    def _privacy_text(self, tr: Translator) -> str:
+        return tr.gettext(
+            "<b>Your privacy</b>\n"
+            "I keep only your language and where our conversation stands, for at most"
+            " {days} days after your last message. I do not keep what you write.\n"
+            "Send /forget at any time to delete everything.",
+            days=self.policy.retention_days,
+        )
+
+    def _help_text(self, tr: Translator) -> str:
+        return tr.gettext(
+            "I answer questions about voluntary return from Belgium and help after return."
+            " Write your question in your own words, or use the buttons.\n\n"
+            "/menu – all topics\n/language – change language\n/forget – delete your data\n"
+            "/cancel – stop what you started\n/help – this message"
+        )
+
+    def _chosen_language(self, user: User, language: str) -> list[Reply]:
+        tr = self.library.translator(language)
+        user = user.but(language=language, language_chosen=True, foreign_streak=0,
+                        foreign_language=None, pending=None)  # fmt: skip
+        replies = [Reply(tr.gettext("I will answer in {language} from now on.",
+                                    language=NATIVE_NAMES.get(language, language)))]  # fmt: skip
+        replies = self._with_privacy(user, language, replies, save=False)
+        self.store.save_user(user.but(privacy_shown=True))
+        return [*replies, self._menu(language)]
+
+    def _with_privacy(
+        self, user: User, language: str, replies: list[Reply], *, save: bool = True
+    ) -> list[Reply]:
+        """Show the privacy notice once, at the first contact."""
+        if user.privacy_shown:
+            return replies
+        stored = self.store.get_user(user.id)
+        if save and stored is not None:
+            self.store.save_user(stored.but(privacy_shown=True))
+        return [Reply(self._privacy_text(self.library.translator(language))), *replies]
+
+    def _confirm_forget(self, user: User, language: str, confirmed: bool) -> list[Reply]:
+        tr = self.library.translator(language)
+        if not confirmed:
+            self.store.save_user(user.but(pending=None))
+            return [Reply(tr.gettext("Nothing was deleted."), self._menu_buttons(language))]
+        self.store.forget_user(user.id)
+        self.limiter.forget(user.id)
+        logger.info("A user deleted their data")
+        return [
+            Reply(
+                tr.gettext(
+                    "Done: everything I kept about you is deleted. Send /start to begin again."
+                )
+            )
+        ]
+
+    def _limit(self, user_id: str, language_code: str | None) -> list[Reply] | None:
+        verdict = self.limiter.check(user_id)
+        if verdict == "ok":
+            return None
+        if verdict == "drop":
+            return []
+        user = self.store.get_user(user_id)
+        language = self._language(user, language_code) if user else self._negotiate(language_code)
+        tr = self.library.translator(language)
+        return [
+            Reply(
+                tr.gettext("You are sending many messages. Please wait a minute, then write again.")
+            )
+        ]
+
+    def _language(self, user: User, language_code: str | None) -> str:
+        return (
+            user.language
+            if user.language in self.library.languages
+            else self._negotiate(language_code)
+        )
+
+    def _negotiate(self, language_code: str | None) -> str:
+        return negotiate_language(language_code, self.library.languages, self.default_language)

@@ -1,0 +1,37 @@
+"""Where "talk to a counsellor" leads: the plug-in point for booking and live handoff.
+
+Today the desk gives the vetted answer on how to reach a person. A booking desk (slots by
+mode, place and language) or a handoff desk (relay through the staff group) implements the
+same protocol and is passed to `Dialogue`; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.dialogue.replies import Reply
+from bot.store.db import User
+
+
+class CounsellorDesk(Protocol):
+    """Connects a user with a person."""
+
+    async def offer(self, user: User, language: str) -> list[Reply] | None:
+        """Return what to say when the user asks for a person (None: the vetted answer)."""
+        ...
+
+    async def intercept(self, user: User, text: str) -> list[Reply] | None:
+        """Take the user's message when a person owns the conversation (None: the bot answers)."""
+        ...
+
+
+class InformationDesk:
+    """No booking or handoff yet: the assistant answers with how to reach a counsellor."""
+
+    async def offer(self, user: User, language: str) -> list[Reply] | None:
+        """Leave the reply to the vetted `talk_to_counsellor` answer."""
+        return None
+
+    async def intercept(self, user: User, text: str) -> list[Reply] | None:
+        """Never take over: no conversation is handed to a person yet."""
+        return None

@@ -1,0 +1,663 @@
+"""`make eval`: our NLU pipeline against Rasa's default one, on the held-out split.
+
+Trains `config.yml` (ours) and the config `rasa init` writes (Rasa's default pipeline) on
+`nlu_data/`, parses every example of `eval/heldout/<lang>.yml` with each model in-process,
+and reports accuracy, macro-F1, confident wrong answers, fallbacks and answer-language
+accuracy per language, side by side. Writes `reports/eval.json`, `reports/errors.tsv` and
+the confusion matrices. A measurement, not a gate: exits 0 whatever the figures (1 when a
+training failed, 2 when there is nothing to train or evaluate on).
+
+Runs in the Rasa environment (Python 3.10):
+    PYTHONPATH=. RASA_TELEMETRY_ENABLED=false .venv-rasa/bin/python -m nlu.evaluate [--force]
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before TensorFlow and SQLAlchemy are imported (the Makefile sets them too).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import shutil
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+
+from bot.nlu.intents import FALLBACK_INTENT, INTENTS, LANGUAGES  # noqa: E402
+from bot.nlu.normalize import normalize  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+NLU_DATA = ROOT / "nlu_data"
+HELDOUT = ROOT / "eval" / "heldout"
+REPORTS = ROOT / "reports"
+MODELS = REPORTS / "models"
+OUR_CONFIG = ROOT / "config.yml"
+# Files whose change must retrain our model (as the Makefile's NLU_INPUTS).
+OUR_CODE = ("nlu/components.py", "bot/nlu/normalize.py", "bot/nlu/intents.py")
+
+TARGET_ACCURACY = 0.92
+TARGET_LANGUAGE = 0.97
+TARGET_CONFIDENT_WRONG = 0.03
+
+PIPELINES = ("ours", "default")
+OVERALL = "all"
+
+
+def progress(message: str) -> None:
+    """Print one progress line on stderr."""
+    print(f"[eval {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One held-out utterance with its true intent and language."""
+
+    language: str
+    text: str
+    intent: str
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one model answered for one held-out example."""
+
+    example: Example
+    intent: str
+    confidence: float
+    language: str | None
+
+
+@dataclass
+class Pipeline:
+    """One pipeline to train and evaluate, and what happened to it."""
+
+    name: str
+    source_config: Path
+    inputs: list[Path]
+    out_dir: Path
+    model: Path | None = None
+    trained: bool = False
+    forced: bool = False
+    train_seconds: float | None = None
+    train_note: str = ""
+    error: str | None = None
+    parse_seconds: float | None = None
+    results: list[Parsed] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def training_files() -> list[Path]:
+    """Return the training data files, sorted."""
+    if not NLU_DATA.is_dir():
+        return []
+    return sorted(p for p in NLU_DATA.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+
+
+def load_training_texts() -> tuple[int, set[str]]:
+    """Return the number of training examples and their normalised texts."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(NLU_DATA))
+    texts = {normalize(m.get("text") or "") for m in data.intent_examples}
+    return len(data.intent_examples), texts
+
+
+def load_heldout() -> tuple[list[Example], dict[str, dict[str, Any]]]:
+    """Load every held-out file with Rasa's loader; missing or broken files are reported."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    files: dict[str, dict[str, Any]] = {}
+    examples: list[Example] = []
+    paths = {p.stem: p for p in sorted(HELDOUT.glob("*.yml"))} if HELDOUT.is_dir() else {}
+    for language in (*LANGUAGES, *sorted(set(paths) - set(LANGUAGES))):
+        path = paths.get(language)
+        relative = f"eval/heldout/{language}.yml"
+        if path is None:
+            files[language] = {"path": relative, "status": "missing", "examples": 0}
+            progress(f"held-out {relative}: missing, {language} is not evaluated")
+            continue
+        try:
+            data = load_data(str(path))
+        except Exception as error:  # a file being written may not parse yet
+            files[language] = {"path": relative, "status": f"unreadable: {error}", "examples": 0}
+            progress(f"held-out {relative}: unreadable, skipped ({type(error).__name__}: {error})")
+            continue
+        count, unlabelled = 0, 0
+        for message in data.intent_examples:
+            metadata = message.get("metadata") or {}
+            example_language = (metadata.get("intent") or {}).get("language")
+            if not example_language:
+                unlabelled += 1
+                example_language = language
+            examples.append(Example(example_language, message.get("text"), message.get("intent")))
+            count += 1
+        status = "ok" if count else "empty"
+        files[language] = {"path": relative, "status": status, "examples": count}
+        if unlabelled:
+            files[language]["without_language_metadata"] = unlabelled
+            progress(f"held-out {relative}: {unlabelled} examples lack metadata.language")
+        progress(f"held-out {relative}: {count} examples")
+    return examples, files
+
+
+# ----------------------------------------------------------------------- training
+
+
+def inputs_digest(paths: list[Path]) -> str:
+    """Return a digest of the files (names and bytes) and the Rasa version a model came from."""
+    import rasa
+
+    digest = hashlib.sha256(f"rasa {rasa.__version__}\n".encode())
+    for path in paths:
+        name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+        digest.update(f"{name}\n".encode())
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+    return digest.hexdigest()
+
+
+def default_config_path() -> Path:
+    """Return the config that `rasa init` writes (its commented pipeline means Rasa's default)."""
+    import rasa.cli
+
+    return Path(rasa.cli.__file__).resolve().parent / "initial_project" / "config.yml"
+
+
+def train(pipeline: Pipeline, *, force: bool) -> None:
+    """Train `pipeline` into its directory, unless an identical model is already there."""
+    from rasa.model_training import train_nlu
+
+    pipeline.out_dir.mkdir(parents=True, exist_ok=True)
+    stamp_path = pipeline.out_dir / "trained.json"
+    digest = inputs_digest(pipeline.inputs)
+    stamp: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        stamp = json.loads(stamp_path.read_text())
+    previous = pipeline.out_dir / str(stamp.get("model", ""))
+    if not force and stamp.get("inputs") == digest and previous.is_file():
+        pipeline.model = previous
+        pipeline.train_note = (
+            f"not retrained: inputs unchanged since {stamp.get('trained_at', '?')} "
+            f"(that run took {stamp.get('seconds', 0):.0f} s; --force retrains)"
+        )
+        progress(f"[{pipeline.name}] model up to date: {previous.name}, training skipped")
+        return
+
+    # Rasa writes its auto-configured defaults back into the config file: train on a copy
+    # so the installed package's file is never modified.
+    config = pipeline.out_dir / "config.yml"
+    shutil.copyfile(pipeline.source_config, config)
+    # Always a full training (Rasa's cache is skipped): Rasa's cache keys ignore the code of
+    # bot/nlu/normalize.py, so reusing cached components could evaluate a stale model, and a
+    # partly cached run would give a meaningless training time.
+    progress(
+        f"[{pipeline.name}] training {pipeline.source_config} on nlu_data/ "
+        f"(full training, {os.cpu_count()} cores; DIET epochs show below)"
+    )
+    started = time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            result = train_nlu(
+                config=str(config),
+                nlu_data=str(NLU_DATA),
+                output=str(pipeline.out_dir),
+                additional_arguments={"force_full_training": True},
+            )
+    except Exception as error:
+        pipeline.error = f"training failed: {type(error).__name__}: {error}"
+        progress(f"[{pipeline.name}] {pipeline.error}")
+        return
+    seconds = time.perf_counter() - started
+    if not result or not Path(result).is_file():
+        pipeline.error = "training failed: Rasa returned no model (see the messages above)"
+        progress(f"[{pipeline.name}] {pipeline.error}")
+        return
+    model = Path(result)
+    for old in pipeline.out_dir.glob("*.tar.gz"):
+        if old != model:
+            old.unlink()
+    pipeline.model, pipeline.trained, pipeline.forced = model, True, force
+    pipeline.train_seconds = seconds
+    pipeline.train_note = f"trained in {seconds:.1f} s" + (" (--force)" if force else "")
+    stamp = {
+        "model": model.name,
+        "inputs": digest,
+        "seconds": round(seconds, 2),
+        "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
+    progress(f"[{pipeline.name}] trained in {seconds:.1f} s: {model.relative_to(ROOT)}")
+
+
+# ---------------------------------------------------------------------- parsing
+
+
+async def parse_all(pipeline: Pipeline, examples: list[Example]) -> None:
+    """Load the pipeline's model in-process and parse every held-out example."""
+    from rasa.core.agent import Agent
+
+    assert pipeline.model is not None
+    progress(f"[{pipeline.name}] loading {pipeline.model.relative_to(ROOT)}")
+    with contextlib.redirect_stdout(sys.stderr):
+        agent = Agent.load(str(pipeline.model))
+    progress(f"[{pipeline.name}] parsing {len(examples)} held-out examples")
+    started = time.perf_counter()
+    for index, example in enumerate(examples, 1):
+        parse = await agent.parse_message(example.text)
+        intent = parse.get("intent") or {}
+        language = parse.get("language")
+        pipeline.results.append(
+            Parsed(
+                example,
+                intent.get("name") or FALLBACK_INTENT,
+                float(intent.get("confidence") or 0.0),
+                language if isinstance(language, str) else None,
+            )
+        )
+        if index % 250 == 0:
+            progress(f"[{pipeline.name}] parsed {index}/{len(examples)}")
+    pipeline.parse_seconds = time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------- metrics
+
+
+def metrics(results: list[Parsed]) -> dict[str, Any]:
+    """Return accuracy, macro-F1, confident-wrong, fallback and language figures."""
+    from sklearn.metrics import f1_score
+
+    n = len(results)
+    if not n:
+        return {"examples": 0}
+    truth = [r.example.intent for r in results]
+    predicted = [r.intent for r in results]
+    correct = sum(t == p for t, p in zip(truth, predicted, strict=True))
+    fallbacks = sum(p == FALLBACK_INTENT for p in predicted)
+    confident_wrong = sum(
+        t != p and p != FALLBACK_INTENT for t, p in zip(truth, predicted, strict=True)
+    )
+    macro_f1 = f1_score(
+        truth, predicted, labels=sorted(set(truth)), average="macro", zero_division=0
+    )
+    figures: dict[str, Any] = {
+        "examples": n,
+        "correct": correct,
+        "accuracy": correct / n,
+        "macro_f1": float(macro_f1),
+        "confident_wrong": confident_wrong,
+        "confident_wrong_rate": confident_wrong / n,
+        "fallbacks": fallbacks,
+        "fallback_rate": fallbacks / n,
+        "language_accuracy": None,
+    }
+    if any(r.language is not None for r in results):
+        right = sum(r.language == r.example.language for r in results)
+        figures["language_correct"] = right
+        figures["language_accuracy"] = right / n
+    return figures
+
+
+def by_language(results: list[Parsed], languages: list[str]) -> dict[str, dict[str, Any]]:
+    """Return the figures per language and over all languages."""
+    table = {
+        lang: metrics([r for r in results if r.example.language == lang]) for lang in languages
+    }
+    table[OVERALL] = metrics(results)
+    return table
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A row family of the report: key, label, format and target."""
+
+    key: str
+    label: str
+    percent: bool
+    target: float | None = None
+    below: bool = False  # the target is an upper bound
+
+    def passes(self, value: float) -> bool:
+        """Return whether `value` meets the target."""
+        assert self.target is not None
+        return value < self.target if self.below else value >= self.target
+
+    def target_text(self) -> str:
+        """Return the target as printed."""
+        if self.target is None:
+            return ""
+        bound = "<" if self.below else ">="
+        return f"{bound} {self.format(self.target)}"
+
+    def format(self, value: float | None) -> str:
+        """Return `value` as printed."""
+        if value is None:
+            return "n/a"
+        return f"{value * 100:.1f} %" if self.percent else f"{value:.3f}"
+
+
+METRICS = (
+    Metric("accuracy", "accuracy", False, TARGET_ACCURACY),
+    Metric("macro_f1", "macro-F1", False),
+    Metric("confident_wrong_rate", "confident wrong", True, TARGET_CONFIDENT_WRONG, below=True),
+    Metric("fallback_rate", "fallback rate", True),
+    Metric("language_accuracy", "answer language", False, TARGET_LANGUAGE),
+)
+
+
+def checks(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return one target check per metric with a target and per language (incl. overall)."""
+    found = []
+    for metric in METRICS:
+        if metric.target is None:
+            continue
+        for language, values in figures.items():
+            value = values.get(metric.key)
+            if value is None:
+                continue
+            found.append(
+                {
+                    "metric": metric.key,
+                    "language": language,
+                    "value": value,
+                    "target": metric.target_text(),
+                    "pass": metric.passes(value),
+                }
+            )
+    return found
+
+
+def cell(metric: Metric, values: dict[str, Any] | None) -> str:
+    """Return one table cell: the value and, when there is a target, PASS or FAIL."""
+    if values is None or not values.get("examples"):
+        return "-"
+    value = values.get(metric.key)
+    text = metric.format(value)
+    if metric.target is not None and value is not None:
+        text += "  PASS" if metric.passes(value) else "  FAIL"
+    return text
+
+
+def report_table(figures: dict[str, dict[str, dict[str, Any]]], languages: list[str]) -> list[str]:
+    """Return the side-by-side table as text lines."""
+    rows = [("metric", "language", "n", "ours", "default", "target")]
+    for metric in METRICS:
+        for language in [*languages, OVERALL]:
+            ours = figures.get("ours", {}).get(language)
+            default = figures.get("default", {}).get(language)
+            n = (ours or default or {}).get("examples", 0)
+            rows.append(
+                (
+                    metric.label,
+                    language,
+                    str(n),
+                    cell(metric, ours),
+                    cell(metric, default),
+                    metric.target_text(),
+                )
+            )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        left = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+        right = [value.rjust(width) for value, width in zip(row[2:], widths[2:], strict=True)]
+        lines.append("  ".join(left + right).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+        elif index < len(rows) - 1 and rows[index + 1][0] != row[0]:
+            lines.append("")
+    return lines
+
+
+# ---------------------------------------------------------------------- outputs
+
+
+def intent_labels(results: list[Parsed]) -> list[str]:
+    """Return the intents in the contract's order, then any others, then nlu_fallback."""
+    seen = {r.example.intent for r in results} | {r.intent for r in results}
+    ordered = [name for name in INTENTS if name in seen]
+    ordered += sorted(seen - set(ordered) - {FALLBACK_INTENT})
+    return [*ordered, FALLBACK_INTENT]
+
+
+def plot_confusion(results: list[Parsed], title: str, path: Path) -> None:
+    """Draw the confusion matrix (counts, coloured by share of the true intent) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+
+    labels = intent_labels(results)
+    counts = confusion_matrix(
+        [r.example.intent for r in results], [r.intent for r in results], labels=labels
+    )
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    size = max(10.0, 0.5 * len(labels) + 4)
+    fig, ax = plt.subplots(figsize=(size + 2, size))
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="share of the true intent")
+    ax.set_xticks(range(len(labels)))
+    ax.set_yticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=10)
+    ax.set_yticklabels(labels, fontsize=10)
+    ax.set_xlabel("predicted intent", fontsize=12)
+    ax.set_ylabel("true intent", fontsize=12)
+    ax.set_title(title, fontsize=14)
+    ax.set_xticks(np.arange(-0.5, len(labels)), minor=True)
+    ax.set_yticks(np.arange(-0.5, len(labels)), minor=True)
+    ax.grid(which="minor", color="#dddddd", linewidth=0.5)
+    ax.tick_params(which="minor", length=0)
+    for row, col in zip(*np.nonzero(counts), strict=True):
+        color = "white" if shares[row, col] > 0.6 else ("#b00000" if row != col else "black")
+        ax.text(col, row, str(counts[row, col]), ha="center", va="center", fontsize=8, color=color)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_errors(results: list[Parsed], languages: list[str], path: Path) -> int:
+    """Write every wrong prediction as TSV for the content editors; return how many."""
+    order = {lang: i for i, lang in enumerate(languages)}
+    wrong = sorted(
+        (r for r in results if r.intent != r.example.intent),
+        key=lambda r: (
+            order.get(r.example.language, 99),
+            r.example.intent,
+            r.intent,
+            -r.confidence,
+        ),
+    )
+
+    def clean(text: str) -> str:
+        return " ".join(text.split())
+
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("language\ttext\ttrue\tpredicted\tconfidence\n")
+        for r in wrong:
+            fields = [r.example.language, clean(r.example.text), r.example.intent, r.intent]
+            out.write("\t".join([*fields, f"{r.confidence:.3f}"]) + "\n")
+    return len(wrong)
+
+
+# ------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Return the command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m nlu.evaluate",
+        description="Held-out accuracy per language: our pipeline vs Rasa's default one.",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="retrain both pipelines even if their inputs did not change",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train, parse the held-out split, print and write the report; return the exit code."""
+    args = parse_args(argv)
+    os.chdir(ROOT)  # Rasa's training cache lives in ./.rasa
+
+    data_files = training_files()
+    if not data_files:
+        print(
+            f"error: no training data: no .yml file under {NLU_DATA}/ "
+            "(expected nlu_data/<lang>/<intent>.yml)",
+            file=sys.stderr,
+        )
+        return 2
+    progress(f"loading training data ({len(data_files)} files) and the held-out split")
+    n_train, train_texts = load_training_texts()
+    if not n_train:
+        print("error: no training data: nlu_data/ holds no intent examples", file=sys.stderr)
+        return 2
+    examples, heldout_files = load_heldout()
+    if not examples:
+        print(
+            "error: nothing to evaluate: no readable example in eval/heldout/<lang>.yml",
+            file=sys.stderr,
+        )
+        return 2
+    present = [lang for lang in LANGUAGES if any(e.language == lang for e in examples)]
+    languages = present + sorted({e.language for e in examples} - set(present))
+    leaked = [e for e in examples if normalize(e.text) in train_texts]
+
+    default_config = default_config_path()
+    pipelines = [
+        Pipeline(
+            "ours",
+            OUR_CONFIG,
+            [OUR_CONFIG, *data_files, *(ROOT / name for name in OUR_CODE)],
+            MODELS / "ours",
+        ),
+        Pipeline("default", default_config, [default_config, *data_files], MODELS / "default"),
+    ]
+    for pipeline in pipelines:
+        train(pipeline, force=args.force)
+    for pipeline in pipelines:
+        if pipeline.model is not None:
+            asyncio.run(parse_all(pipeline, examples))
+
+    progress("computing figures and writing reports/")
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    figures = {p.name: by_language(p.results, languages) for p in pipelines if p.results}
+    ours = pipelines[0]
+    outputs = []
+    if ours.results:
+        n_errors = write_errors(ours.results, languages, REPORTS / "errors.tsv")
+        outputs.append(f"reports/errors.tsv ({n_errors} wrong predictions of our pipeline)")
+    pictures = ("confusion_matrix.png", "confusion_matrix_default.png")
+    for pipeline, filename in zip(pipelines, pictures, strict=True):
+        if pipeline.results:
+            accuracy = figures[pipeline.name][OVERALL]["accuracy"]
+            title = (
+                f"{pipeline.name} pipeline — held-out {', '.join(languages)} "
+                f"({len(pipeline.results)} examples, accuracy {accuracy:.3f})"
+            )
+            plot_confusion(pipeline.results, title, REPORTS / filename)
+            outputs.append(f"reports/{filename}")
+
+    cores = os.cpu_count()
+    report: dict[str, Any] = {
+        "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpu_count": cores,
+        "rasa_version": __import__("rasa").__version__,
+        "targets": {
+            "accuracy_per_language_min": TARGET_ACCURACY,
+            "answer_language_min": TARGET_LANGUAGE,
+            "confident_wrong_rate_max_exclusive": TARGET_CONFIDENT_WRONG,
+        },
+        "training_examples": n_train,
+        "heldout": {
+            "files": heldout_files,
+            "examples": len(examples),
+            "languages": languages,
+            "also_in_training_data": len(leaked),
+        },
+        "pipelines": {
+            p.name: {
+                "config": str(
+                    p.source_config.relative_to(ROOT)
+                    if p.source_config.is_relative_to(ROOT)
+                    else p.source_config
+                ),
+                "model": str(p.model.relative_to(ROOT)) if p.model else None,
+                "trained": p.trained,
+                "forced": p.forced,
+                "train_seconds": round(p.train_seconds, 2) if p.train_seconds else None,
+                "train_note": p.train_note,
+                "error": p.error,
+                "parse_seconds": round(p.parse_seconds, 2) if p.parse_seconds else None,
+                "metrics": figures.get(p.name),
+                "checks": checks(figures[p.name]) if p.name in figures else [],
+            }
+            for p in pipelines
+        },
+    }
+    (REPORTS / "eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    outputs.insert(0, "reports/eval.json")
+
+    print()
+    print(
+        f"NLU held-out evaluation — {len(examples)} examples ({', '.join(languages)}), "
+        f"{n_train} training examples, {cores} CPU cores"
+    )
+    for language, info in heldout_files.items():
+        if info["status"] != "ok":
+            print(f"  note: {info['path']} {info['status']}: {language} not evaluated")
+    if leaked:
+        print(f"  note: {len(leaked)} held-out examples also occur in nlu_data/ (once normalised)")
+    print()
+    for line in report_table(figures, languages):
+        print(line)
+    print()
+    print(
+        f"Targets: accuracy >= {TARGET_ACCURACY:.2f} per language, answer language >= "
+        f"{TARGET_LANGUAGE:.2f}, confident wrong < {TARGET_CONFIDENT_WRONG:.0%} "
+        "(confident wrong = wrong intent that is not nlu_fallback)"
+    )
+    for pipeline in pipelines:
+        found = report["pipelines"][pipeline.name]["checks"]
+        if found:
+            passed = sum(c["pass"] for c in found)
+            failed = ", ".join(f"{c['metric']}/{c['language']}" for c in found if not c["pass"])
+            print(
+                f"  {pipeline.name:8} {passed}/{len(found)} PASS"
+                + (f"; FAIL: {failed}" if failed else "")
+            )
+    print()
+    print("Training:")
+    for pipeline in pipelines:
+        note = pipeline.error or pipeline.train_note
+        parse = (
+            f"; parsing {len(pipeline.results)} examples took {pipeline.parse_seconds:.1f} s"
+            if pipeline.parse_seconds
+            else ""
+        )
+        print(f"  {pipeline.name:8} {note}{parse}")
+    print()
+    print("Wrote " + ", ".join(outputs))
+    return 1 if any(p.error for p in pipelines) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

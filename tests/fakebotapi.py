@@ -1,0 +1,788 @@
+"""A small in-process fake of the Telegram Bot API HTTP server for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import email.policy
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import BytesParser
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, Literal, Self
+from urllib.parse import parse_qsl, urlsplit
+
+JsonDict = dict[str, Any]
+FailureKind = Literal["retry_after", "server_error", "blocked", "timeout"]
+ChatId = int | str
+
+DEFAULT_TOKEN = "123456789:TEST-fake-bot-api-token"
+
+# Parameters that python-telegram-bot sends as raw strings: never JSON-decode them.
+# fmt: off
+_STRING_FIELDS = frozenset({
+    "text", "caption", "parse_mode", "callback_query_id", "url", "secret_token",
+    "language_code", "action", "inline_message_id", "business_connection_id",
+    "message_effect_id", "ip_address", "title", "description", "short_description", "name",
+    "emoji", "query_id", "file_id", "first_name", "last_name", "phone_number", "address",
+    "vcard", "question", "payload", "currency", "start_parameter", "next_offset",
+})
+# fmt: on
+_FAILURES: dict[str, tuple[int, str]] = {
+    "retry_after": (429, "Too Many Requests: retry after {retry_after}"),
+    "server_error": (500, "Internal Server Error"),
+    "blocked": (403, "Forbidden: bot was blocked by the user"),
+}
+_NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One sendMessage or editMessageText call as the bot made it."""
+
+    method: str
+    chat_id: ChatId
+    message_id: int
+    text: str
+    parse_mode: str | None
+    reply_markup: JsonDict | None
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One Bot API method call with its decoded parameters and any injected failure."""
+
+    method: str
+    params: JsonDict
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file part of a multipart/form-data request."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class _Request:
+    method: str
+    target: str
+    version: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class _Failure:
+    kind: FailureKind
+    retry_after: int = 1
+
+
+class _ApiError(Exception):
+    def __init__(self, code: int, description: str, parameters: JsonDict | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.parameters = parameters
+
+
+@dataclass
+class _Signal:
+    """Wakes every waiter whenever the fake's state changes."""
+
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def notify(self) -> None:
+        self.event.set()
+        self.event = asyncio.Event()
+
+    async def wait_until(self, predicate: Callable[[], bool], seconds: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not predicate():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.event.wait(), remaining)
+        return True
+
+
+def _decode_value(name: str, value: str) -> Any:
+    if name in _STRING_FIELDS:
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _chat_key(value: Any) -> ChatId:
+    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
+        raise _ApiError(400, "Bad Request: chat_id is empty")
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return int(value)
+    return value
+
+
+def _parse_multipart(content_type: str, body: bytes) -> JsonDict:
+    raw = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+    params: JsonDict = {}
+    parts = message.get_payload()
+    for part in parts if isinstance(parts, list) else []:
+        if not isinstance(part, Message):
+            continue
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(data, bytes):
+            continue
+        filename = part.get_filename()
+        if filename is None:
+            params[name] = _decode_value(name, data.decode())
+        else:
+            params[name] = UploadedFile(filename, part.get_content_type(), data)
+    return params
+
+
+class FakeBotApi:
+    """A fake Telegram Bot API server on 127.0.0.1 with update factories and call recording."""
+
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        *,
+        bot_username: str = "test_bot",
+        timeout_hold: float = 10.0,
+    ) -> None:
+        """Prepare the fake; the server starts in `start()` or `async with`."""
+        self.token = token
+        self.timeout_hold = timeout_hold
+        bot_id = token.split(":", 1)[0]
+        self.bot_user: JsonDict = {
+            "id": int(bot_id) if bot_id.isdigit() else 1,
+            "is_bot": True,
+            "first_name": "Test Bot",
+            "username": bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self.sent: list[SentMessage] = []
+        self.calls: list[ApiCall] = []
+        self.commands: dict[str, list[JsonDict]] = {}
+        self.webhook_url = ""
+        self._updates: list[JsonDict] = []
+        self._update_id = 0
+        self._callback_id = 0
+        self._file_id = 0
+        self._next_message_id: dict[ChatId, int] = {}
+        self._messages: dict[tuple[ChatId, int], JsonDict] = {}
+        self._chats: dict[ChatId, JsonDict] = {}
+        self._callback_ids: set[str] = set()
+        self._failures: dict[str, list[_Failure]] = {}
+        self._cursors: dict[ChatId, int] = {}
+        self._signal = _Signal()
+        self._server: asyncio.Server | None = None
+        self._port = 0
+        self._closing = False
+        self._connections: set[asyncio.Task[Any]] = set()
+        self._handlers: dict[str, Callable[[JsonDict], Awaitable[Any]]] = {
+            "getme": self._get_me,
+            "deletewebhook": self._delete_webhook,
+            "setwebhook": self._set_webhook,
+            "getwebhookinfo": self._get_webhook_info,
+            "getupdates": self._get_updates,
+            "sendmessage": self._send_message,
+            "editmessagetext": self._edit_message_text,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
+            "answercallbackquery": self._answer_callback_query,
+            "setmycommands": self._set_my_commands,
+            "deletemycommands": self._delete_my_commands,
+            "getmycommands": self._get_my_commands,
+            "sendchataction": self._send_chat_action,
+            "close": self._true,
+            "logout": self._true,
+        }
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Start listening on a free port of 127.0.0.1."""
+        self._closing = False
+        self._server = await asyncio.start_server(self._handle_connection, "127.0.0.1", 0)
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        """Stop the server, dropping open connections (long polls included) at once."""
+        self._closing = True
+        self._signal.notify()
+        if self._server is not None:
+            self._server.close()
+        tasks = list(self._connections)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> Self:
+        """Start the server."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the server."""
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        if self._server is None:
+            raise RuntimeError("FakeBotApi is not running")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """The value for `ApplicationBuilder().base_url(...)`."""
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """The value for `ApplicationBuilder().base_file_url(...)`."""
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    # ------------------------------------------------------------ test controls
+
+    def fail_next(
+        self,
+        method: str,
+        count: int = 1,
+        kind: FailureKind = "retry_after",
+        *,
+        retry_after: int = 1,
+    ) -> None:
+        """Make the next `count` calls of `method` fail in the given way."""
+        if kind not in (*_FAILURES, "timeout"):
+            raise ValueError(f"unknown failure kind {kind!r}")
+        queue = self._failures.setdefault(method.lower(), [])
+        queue.extend(_Failure(kind, retry_after) for _ in range(count))
+
+    @property
+    def pending_update_count(self) -> int:
+        """How many queued updates the bot has not confirmed yet."""
+        return len(self._updates)
+
+    def calls_to(self, method: str) -> list[JsonDict]:
+        """The decoded parameters of every call to `method`."""
+        return [call.params for call in self.calls if call.method.lower() == method.lower()]
+
+    def messages_to(self, chat_id: ChatId) -> list[SentMessage]:
+        """Every message sent (or edited) by the bot in that chat, oldest first."""
+        key = _chat_key(chat_id)
+        return [message for message in self.sent if message.chat_id == key]
+
+    async def wait_for_messages(
+        self,
+        chat_id: ChatId,
+        count: int,
+        timeout: float = 10.0,  # noqa: ASYNC109
+    ) -> list[SentMessage]:
+        """Return the next `count` messages (sent or edited) in that chat since the last wait."""
+        key = _chat_key(chat_id)
+        start = self._cursors.get(key, 0)
+        if not await self._signal.wait_until(
+            lambda: len(self.messages_to(key)) - start >= count, timeout
+        ):
+            got = [(m.method, m.text) for m in self.messages_to(key)[start:]]
+            raise AssertionError(
+                f"expected {count} message(s) to chat {key} within {timeout}s, got {len(got)}: "
+                f"{got!r}"
+            )
+        self._cursors[key] = start + count
+        return self.messages_to(key)[start : start + count]
+
+    # --------------------------------------------------------- update factories
+
+    def send_text(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        language_code: str = "en",
+        chat_type: str = "private",
+        first_name: str = "Test",
+    ) -> JsonDict:
+        """Queue a text message from the user in their chat (chat id = user id)."""
+        return self._incoming(
+            user_id, user_id, {"text": text}, chat_type, first_name, language_code
+        )
+
+    def send_command(
+        self,
+        user_id: int,
+        command: str,
+        payload: str | None = None,
+        *,
+        language_code: str = "en",
+        first_name: str = "Test",
+    ) -> JsonDict:
+        """Queue a `/command [payload]` message with a bot_command entity."""
+        command = command if command.startswith("/") else f"/{command}"
+        text = command if payload is None else f"{command} {payload}"
+        entity = {"type": "bot_command", "offset": 0, "length": len(command)}
+        fields = {"text": text, "entities": [entity]}
+        return self._incoming(user_id, user_id, fields, "private", first_name, language_code)
+
+    def send_group_text(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        chat_type: str = "group",
+        language_code: str = "en",
+        first_name: str = "Test",
+    ) -> JsonDict:
+        """Queue a text message from the user in a group chat."""
+        fields = {"text": text}
+        return self._incoming(chat_id, user_id, fields, chat_type, first_name, language_code)
+
+    def send_voice(self, user_id: int, *, duration: int = 3, language_code: str = "en") -> JsonDict:
+        """Queue a voice message."""
+        voice = {**self._file(), "duration": duration, "mime_type": "audio/ogg", "file_size": 4096}
+        return self._incoming(user_id, user_id, {"voice": voice}, "private", "Test", language_code)
+
+    def send_photo(self, user_id: int, *, caption: str | None = None) -> JsonDict:
+        """Queue a photo (two sizes), optionally captioned."""
+        sizes = [{**self._file(), "width": w, "height": w, "file_size": w * 40} for w in (90, 800)]
+        fields: JsonDict = {"photo": sizes}
+        if caption is not None:
+            fields["caption"] = caption
+        return self._incoming(user_id, user_id, fields, "private", "Test", "en")
+
+    def send_sticker(self, user_id: int, *, emoji: str = "👍") -> JsonDict:
+        """Queue a regular sticker."""
+        sticker = {
+            **self._file(),
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": emoji,
+        }
+        return self._incoming(user_id, user_id, {"sticker": sticker}, "private", "Test", "en")
+
+    def send_location(
+        self, user_id: int, *, latitude: float = 50.8466, longitude: float = 4.3528
+    ) -> JsonDict:
+        """Queue a location (Brussels by default)."""
+        location = {"latitude": latitude, "longitude": longitude}
+        return self._incoming(user_id, user_id, {"location": location}, "private", "Test", "en")
+
+    def send_contact(self, user_id: int, *, phone_number: str = "+32470000000") -> JsonDict:
+        """Queue the user's own contact."""
+        contact = {"phone_number": phone_number, "first_name": "Test", "user_id": user_id}
+        return self._incoming(user_id, user_id, {"contact": contact}, "private", "Test", "en")
+
+    def send_document(
+        self, user_id: int, *, file_name: str = "document.pdf", mime_type: str = "application/pdf"
+    ) -> JsonDict:
+        """Queue a document."""
+        document = {**self._file(), "file_name": file_name, "mime_type": mime_type}
+        return self._incoming(user_id, user_id, {"document": document}, "private", "Test", "en")
+
+    def edit_text(self, user_id: int, message_id: int, new_text: str) -> JsonDict:
+        """Queue an `edited_message` update for one of the user's earlier messages."""
+        message = self._messages.get((user_id, message_id))
+        if message is None or message["from"].get("id") != user_id:
+            raise LookupError(f"user {user_id} sent no message {message_id} in their chat")
+        message.pop("entities", None)
+        message.update(text=new_text, edit_date=int(time.time()))
+        return self._queue("edited_message", message)
+
+    def press_button(
+        self, user_id: int, callback_data: str, message_id: int, *, chat_id: int | None = None
+    ) -> JsonDict:
+        """Queue a callback query for an inline button of the bot message `message_id`."""
+        chat = user_id if chat_id is None else chat_id
+        message = self._messages.get((chat, message_id))
+        if message is None or message["from"].get("id") != self.bot_user["id"]:
+            raise LookupError(f"the bot sent no message {message_id} in chat {chat}")
+        self._callback_id += 1
+        query_id = str(self._callback_id)
+        self._callback_ids.add(query_id)
+        query = {
+            "id": query_id,
+            "from": self._user(user_id, "Test", "en"),
+            "message": message,
+            "chat_instance": f"instance-{chat}",
+            "data": callback_data,
+        }
+        return self._queue("callback_query", query)
+
+    def _queue(self, kind: str, payload: JsonDict) -> JsonDict:
+        self._update_id += 1
+        update = {"update_id": self._update_id, kind: copy.deepcopy(payload)}
+        self._updates.append(update)
+        self._signal.notify()
+        return copy.deepcopy(update)
+
+    def _file(self) -> JsonDict:
+        self._file_id += 1
+        return {"file_id": f"file-{self._file_id}", "file_unique_id": f"unique-{self._file_id}"}
+
+    @staticmethod
+    def _user(user_id: int, first_name: str, language_code: str) -> JsonDict:
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": language_code,
+        }
+
+    def _new_message_id(self, chat_id: ChatId) -> int:
+        self._next_message_id[chat_id] = self._next_message_id.get(chat_id, 0) + 1
+        return self._next_message_id[chat_id]
+
+    def _user_message(
+        self,
+        chat_id: int,
+        user_id: int,
+        fields: JsonDict,
+        chat_type: str,
+        first_name: str,
+        language_code: str,
+    ) -> JsonDict:
+        chat: JsonDict = {"id": chat_id, "type": chat_type}
+        chat.update({"first_name": first_name} if chat_type == "private" else {"title": "Group"})
+        self._chats[chat_id] = chat
+        return {
+            "message_id": self._new_message_id(chat_id),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self._user(user_id, first_name, language_code),
+            **fields,
+        }
+
+    def _incoming(
+        self,
+        chat_id: int,
+        user_id: int,
+        fields: JsonDict,
+        chat_type: str,
+        first_name: str,
+        language_code: str,
+    ) -> JsonDict:
+        message = self._user_message(chat_id, user_id, fields, chat_type, first_name, language_code)
+        self._messages[(chat_id, message["message_id"])] = message
+        return self._queue("message", message)
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def _handle_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+        try:
+            while not self._closing:
+                request = await self._read_request(reader)
+                if request is None or not await self._respond(request, writer):
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            if task is not None:
+                self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    @staticmethod
+    async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
+        line = await reader.readline()
+        if not line.strip():
+            return None
+        method, target, version = line.decode("latin-1").split()
+        headers: dict[str, str] = {}
+        while (header := await reader.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = header.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while size := int((await reader.readline()).split(b";")[0], 16):
+                body += await reader.readexactly(size)
+                await reader.readline()
+            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                pass
+        else:
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+        return _Request(method.upper(), target, version.upper(), headers, body)
+
+    async def _respond(self, request: _Request, writer: asyncio.StreamWriter) -> bool:
+        status, payload = await self._dispatch(request)
+        if payload is None:  # injected timeout: hold the request, then hang up
+            await asyncio.sleep(self.timeout_hold)
+            return False
+        body = json.dumps(payload).encode()
+        keep_alive = (
+            request.version == "HTTP/1.1" and request.headers.get("connection", "") != "close"
+        )
+        head = (
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+        )
+        writer.write(head.encode("latin-1") + body)
+        await writer.drain()
+        return keep_alive
+
+    async def _dispatch(self, request: _Request) -> tuple[int, JsonDict | None]:
+        url = urlsplit(request.target)
+        prefix, _, rest = url.path.lstrip("/").partition("/")
+        if request.method not in ("GET", "POST") or not prefix.startswith("bot") or not rest:
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        if prefix[3:] != self.token:
+            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        handler = self._handlers.get(rest.lower())
+        try:
+            params = self._parse_params(url.query, request)
+        except (ValueError, UnicodeDecodeError):
+            params = None
+        failure = self._failures.get(rest.lower()) if handler is not None else None
+        injected = failure.pop(0) if failure else None
+        self.calls.append(ApiCall(rest, params or {}, injected.kind if injected else None))
+        try:
+            if handler is None:
+                raise _ApiError(404, "Not Found: method not found")
+            if params is None:
+                raise _ApiError(400, "Bad Request: can't parse request parameters")
+            if injected is not None:
+                if injected.kind == "timeout":
+                    return 0, None
+                code, description = _FAILURES[injected.kind]
+                retry = {"retry_after": injected.retry_after}
+                parameters = retry if injected.kind == "retry_after" else None
+                raise _ApiError(code, description.format(**retry), parameters)
+            return 200, {"ok": True, "result": await handler(params)}
+        except _ApiError as error:
+            response: JsonDict = {
+                "ok": False,
+                "error_code": error.code,
+                "description": error.description,
+            }
+            if error.parameters:
+                response["parameters"] = error.parameters
+            return error.code, response
+
+    @staticmethod
+    def _parse_params(query: str, request: _Request) -> JsonDict:
+        params: JsonDict = {k: _decode_value(k, v) for k, v in parse_qsl(query, True)}
+        content_type = request.headers.get("content-type", "")
+        mime = content_type.split(";", 1)[0].strip().lower()
+        if not request.body:
+            return params
+        if mime == "application/json":
+            data = json.loads(request.body)
+            if not isinstance(data, dict):
+                raise ValueError("JSON body must be an object")
+            for key, value in data.items():
+                decode = isinstance(value, str) and value.lstrip()[:1] in ("{", "[")
+                params[key] = _decode_value(key, value) if decode else value
+        elif mime == "application/x-www-form-urlencoded":
+            pairs = parse_qsl(request.body.decode(), keep_blank_values=True)
+            params.update({k: _decode_value(k, v) for k, v in pairs})
+        elif mime == "multipart/form-data":
+            params.update(_parse_multipart(content_type, request.body))
+        return params
+
+    # --------------------------------------------------------------- methods
+
+    async def _true(self, params: JsonDict) -> bool:
+        return True
+
+    async def _get_me(self, params: JsonDict) -> JsonDict:
+        return self.bot_user
+
+    async def _delete_webhook(self, params: JsonDict) -> bool:
+        self.webhook_url = ""
+        if params.get("drop_pending_updates") is True:
+            self._updates.clear()
+        return True
+
+    async def _set_webhook(self, params: JsonDict) -> bool:
+        self.webhook_url = str(params.get("url", ""))
+        return True
+
+    async def _get_webhook_info(self, params: JsonDict) -> JsonDict:
+        return {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+
+    async def _get_updates(self, params: JsonDict) -> list[JsonDict]:
+        if self.webhook_url:
+            raise _ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        try:
+            offset = int(params.get("offset") or 0)
+            limit = int(params.get("limit") or 100)
+            timeout = float(params.get("timeout") or 0)
+        except (TypeError, ValueError) as exc:
+            raise _ApiError(400, "Bad Request: invalid getUpdates parameters") from exc
+        if offset < 0:
+            self._updates = self._updates[offset:]
+        elif offset > 0:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if timeout > 0:
+            await self._signal.wait_until(lambda: bool(self._updates) or self._closing, timeout)
+        return self._updates[: max(1, min(limit, 100))]
+
+    def _bot_chat(self, chat_id: Any) -> tuple[ChatId, JsonDict]:
+        key = _chat_key(chat_id)
+        if not isinstance(key, int):
+            raise _ApiError(400, "Bad Request: chat not found")
+        chat = self._chats.get(key) or {"id": key, "type": "private" if key > 0 else "group"}
+        return key, chat
+
+    @staticmethod
+    def _text(params: JsonDict) -> str:
+        text = params.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise _ApiError(400, "Bad Request: message text is empty")
+        return text
+
+    @staticmethod
+    def _markup(params: JsonDict) -> JsonDict | None:
+        markup = params.get("reply_markup")
+        if markup is not None and not isinstance(markup, dict):
+            raise _ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+        return markup
+
+    def _record(self, method: str, chat_id: ChatId, message: JsonDict, params: JsonDict) -> None:
+        parse_mode = params.get("parse_mode")
+        self.sent.append(
+            SentMessage(
+                method=method,
+                chat_id=chat_id,
+                message_id=message["message_id"],
+                text=message["text"],
+                parse_mode=parse_mode if isinstance(parse_mode, str) else None,
+                reply_markup=self._markup(params),
+            )
+        )
+        self._signal.notify()
+
+    @staticmethod
+    def _set_markup(message: JsonDict, markup: JsonDict | None) -> None:
+        if markup is not None and "inline_keyboard" in markup:  # Telegram echoes only these
+            message["reply_markup"] = markup
+        else:
+            message.pop("reply_markup", None)
+
+    async def _send_message(self, params: JsonDict) -> JsonDict:
+        key, chat = self._bot_chat(params.get("chat_id"))
+        text, markup = self._text(params), self._markup(params)
+        message: JsonDict = {
+            "message_id": self._new_message_id(key),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.bot_user,
+            "text": text,
+        }
+        self._set_markup(message, markup)
+        reply = params.get("reply_parameters")
+        reply_id = reply.get("message_id") if isinstance(reply, dict) else None
+        reply_id = reply_id or params.get("reply_to_message_id")
+        if isinstance(reply_id, int) and (key, reply_id) in self._messages:
+            message["reply_to_message"] = copy.deepcopy(self._messages[(key, reply_id)])
+        self._messages[(key, message["message_id"])] = message
+        self._record("sendMessage", key, message, params)
+        return message
+
+    def _bot_message(self, params: JsonDict) -> tuple[ChatId, JsonDict]:
+        key, _ = self._bot_chat(params.get("chat_id"))
+        message_id = params.get("message_id")
+        message = self._messages.get((key, message_id)) if isinstance(message_id, int) else None
+        if message is None or message["from"].get("id") != self.bot_user["id"]:
+            raise _ApiError(400, "Bad Request: message to edit not found")
+        return key, message
+
+    async def _edit_message_text(self, params: JsonDict) -> JsonDict | bool:
+        text, markup = self._text(params), self._markup(params)
+        if "inline_message_id" in params:
+            return True
+        key, message = self._bot_message(params)
+        if message["text"] == text and message.get("reply_markup") == markup:
+            raise _ApiError(400, _NOT_MODIFIED)
+        message.update(text=text, edit_date=int(time.time()))
+        self._set_markup(message, markup)
+        self._record("editMessageText", key, message, params)
+        return message
+
+    async def _edit_message_reply_markup(self, params: JsonDict) -> JsonDict | bool:
+        markup = self._markup(params)
+        if "inline_message_id" in params:
+            return True
+        _, message = self._bot_message(params)
+        if message.get("reply_markup") == markup:
+            raise _ApiError(400, _NOT_MODIFIED)
+        self._set_markup(message, markup)
+        message["edit_date"] = int(time.time())
+        return message
+
+    async def _answer_callback_query(self, params: JsonDict) -> bool:
+        if str(params.get("callback_query_id")) not in self._callback_ids:
+            raise _ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
+        return True
+
+    async def _set_my_commands(self, params: JsonDict) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or not all(
+            isinstance(c, dict) and {"command", "description"} <= c.keys() for c in commands
+        ):
+            raise _ApiError(400, "Bad Request: can't parse commands JSON object")
+        self.commands[str(params.get("language_code") or "")] = commands
+        return True
+
+    async def _delete_my_commands(self, params: JsonDict) -> bool:
+        self.commands.pop(str(params.get("language_code") or ""), None)
+        return True
+
+    async def _get_my_commands(self, params: JsonDict) -> list[JsonDict]:
+        return self.commands.get(str(params.get("language_code") or ""), [])
+
+    async def _send_chat_action(self, params: JsonDict) -> bool:
+        self._bot_chat(params.get("chat_id"))
+        if not params.get("action"):
+            raise _ApiError(400, "Bad Request: action is empty")
+        return True

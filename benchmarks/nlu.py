@@ -177,9 +177,7 @@ def summarize(
     )
 
 
-async def client_loop(
-    url: str, texts: Sequence[str], count: int, offset: int, latencies: list[float]
-) -> int:
+async def client_loop(url: str, texts: Sequence[str], count: int, offset: int, latencies: list[float]) -> int:
     """Send `count` parses one after the other; append latencies, return the error count."""
     errors = 0
     async with NLUClient(url, timeout=CLIENT_TIMEOUT) as client:
@@ -202,10 +200,7 @@ async def measure(
     latencies: list[float] = []
     started = time.perf_counter()
     errors = await asyncio.gather(
-        *(
-            client_loop(url, texts, per_client, offset=i * 7, latencies=latencies)
-            for i in range(clients)
-        )
+        *(client_loop(url, texts, per_client, offset=i * 7, latencies=latencies) for i in range(clients))
     )
     return summarize(scenario, clients, latencies, sum(errors), time.perf_counter() - started)
 
@@ -284,9 +279,7 @@ async def run_server_benchmarks(
 
         label = f"{args.clients} clients × {args.concurrent_requests} requests"
         progress(console, label)
-        concurrent = await measure(
-            "concurrent", server.url, texts, args.clients, args.concurrent_requests
-        )
+        concurrent = await measure("concurrent", server.url, texts, args.clients, args.concurrent_requests)
         memory_loaded = resident_mib(server.process.pid)
         return {
             "startup_seconds": server.startup_seconds,
@@ -354,12 +347,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks.nlu",
         description="Benchmark the Rasa NLU server: start-up, latency, memory, training.",
     )
-    parser.add_argument(
-        "--requests", type=positive, default=300, help="sequential requests (default 300)"
-    )
-    parser.add_argument(
-        "--clients", type=positive, default=8, help="concurrent clients (default 8)"
-    )
+    parser.add_argument("--requests", type=positive, default=300, help="sequential requests (default 300)")
+    parser.add_argument("--clients", type=positive, default=8, help="concurrent clients (default 8)")
     parser.add_argument(
         "--concurrent-requests",
         type=positive,
@@ -368,9 +357,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--warmup", type=positive, default=20, help="warm-up requests (default 20)")
     parser.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
-    parser.add_argument(
-        "--skip-train", action="store_true", help="do not measure the training time"
-    )
+    parser.add_argument("--skip-train", action="store_true", help="do not measure the training time")
     return parser.parse_args(argv)
 
 

@@ -75,24 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     content = commands.add_parser("content", help="editors' tools for the answer catalogs")
-    content_commands = content.add_subparsers(
-        dest="content_command", required=True, metavar="ACTION"
-    )
+    content_commands = content.add_subparsers(dest="content_command", required=True, metavar="ACTION")
     check = content_commands.add_parser(
         "check", help="report missing, fuzzy, unreviewed, expired and malformed entries"
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
-    check.add_argument(
-        "--soon-days", type=int, default=30, help="warn about entries expiring within N days"
-    )
+    check.add_argument("--soon-days", type=int, default=30, help="warn about entries expiring within N days")
     check.set_defaults(handler=_content_check)
     extract = content_commands.add_parser(
         "extract", help="extract interface strings from bot/ into locales/messages.pot"
     )
     extract.set_defaults(handler=_content_babel("extract"))
-    update = content_commands.add_parser(
-        "update", help="merge new interface strings into every messages.po"
-    )
+    update = content_commands.add_parser("update", help="merge new interface strings into every messages.po")
     update.set_defaults(handler=_content_babel("update"))
     init = content_commands.add_parser("init", help="start the catalogs of a new language")
     init.add_argument("language", help="the new language's code, e.g. ar or ps")
@@ -108,9 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"bot: {error}", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL at INFO, and the Bot API URL contains the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from bot.nlu.server import ModelMissing, ServerFailed

@@ -21,7 +21,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from bot.nlu.intents import LANGUAGES
 from bot.nlu.normalize import normalize
 
 logger = logging.getLogger(__name__)
@@ -106,7 +105,7 @@ class LanguageClassifier(GraphComponent):
         for example in training_data.intent_examples:
             metadata = example.get(METADATA) or {}
             language = (metadata.get(METADATA_INTENT) or {}).get(LANGUAGE)
-            if language in LANGUAGES:
+            if isinstance(language, str) and language:
                 texts.append(example.get(TEXT))
                 labels.append(language)
         if len(set(labels)) < 2:
@@ -139,7 +138,7 @@ class LanguageClassifier(GraphComponent):
         try:
             with model_storage.read_from(resource) as directory:
                 # The pickle was written by our own training run into the model archive.
-                model = pickle.loads((directory / "language.pkl").read_bytes())  # noqa: S301
+                model = pickle.loads((directory / "language.pkl").read_bytes())
         except (ValueError, FileNotFoundError):
             logger.warning("No language model in this archive: language is left out.")
         return cls(config, model_storage, resource, model)
@@ -149,9 +148,9 @@ class LanguageClassifier(GraphComponent):
         if self._model is None:
             return messages
         texts = [message.get(TEXT) or "" for message in messages]
-        for message, probabilities in zip(messages, self._model.predict_proba(texts)):
+        for message, probabilities in zip(messages, self._model.predict_proba(texts), strict=True):
             ranking = sorted(
-                zip(self._model.classes_, probabilities), key=lambda pair: pair[1], reverse=True
+                zip(self._model.classes_, probabilities, strict=True), key=lambda pair: pair[1], reverse=True
             )
             message.set(LANGUAGE, str(ranking[0][0]), add_to_output=True)
             message.set(

@@ -287,12 +287,8 @@ def metrics(results: list[Parsed]) -> dict[str, Any]:
     predicted = [r.intent for r in results]
     correct = sum(t == p for t, p in zip(truth, predicted, strict=True))
     fallbacks = sum(p == FALLBACK_INTENT for p in predicted)
-    confident_wrong = sum(
-        t != p and p != FALLBACK_INTENT for t, p in zip(truth, predicted, strict=True)
-    )
-    macro_f1 = f1_score(
-        truth, predicted, labels=sorted(set(truth)), average="macro", zero_division=0
-    )
+    confident_wrong = sum(t != p and p != FALLBACK_INTENT for t, p in zip(truth, predicted, strict=True))
+    macro_f1 = f1_score(truth, predicted, labels=sorted(set(truth)), average="macro", zero_division=0)
     figures: dict[str, Any] = {
         "examples": n,
         "correct": correct,
@@ -313,9 +309,7 @@ def metrics(results: list[Parsed]) -> dict[str, Any]:
 
 def by_language(results: list[Parsed], languages: list[str]) -> dict[str, dict[str, Any]]:
     """Return the figures per language and over all languages."""
-    table = {
-        lang: metrics([r for r in results if r.example.language == lang]) for lang in languages
-    }
+    table = {lang: metrics([r for r in results if r.example.language == lang]) for lang in languages}
     table[OVERALL] = metrics(results)
     return table
 
@@ -443,9 +437,7 @@ def plot_confusion(results: list[Parsed], title: str, path: Path) -> None:
     from sklearn.metrics import confusion_matrix
 
     labels = intent_labels(results)
-    counts = confusion_matrix(
-        [r.example.intent for r in results], [r.intent for r in results], labels=labels
-    )
+    counts = confusion_matrix([r.example.intent for r in results], [r.intent for r in results], labels=labels)
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
     size = max(10.0, 0.5 * len(labels) + 4)
@@ -640,10 +632,7 @@ def main(argv: list[str] | None = None) -> int:
         if found:
             passed = sum(c["pass"] for c in found)
             failed = ", ".join(f"{c['metric']}/{c['language']}" for c in found if not c["pass"])
-            print(
-                f"  {pipeline.name:8} {passed}/{len(found)} PASS"
-                + (f"; FAIL: {failed}" if failed else "")
-            )
+            print(f"  {pipeline.name:8} {passed}/{len(found)} PASS" + (f"; FAIL: {failed}" if failed else ""))
     print()
     print("Training:")
     for pipeline in pipelines:

@@ -309,13 +309,10 @@ class FakeBotApi:
         """Return the next `count` messages (sent or edited) in that chat since the last wait."""
         key = _chat_key(chat_id)
         start = self._cursors.get(key, 0)
-        if not await self._signal.wait_until(
-            lambda: len(self.messages_to(key)) - start >= count, timeout
-        ):
+        if not await self._signal.wait_until(lambda: len(self.messages_to(key)) - start >= count, timeout):
             got = [(m.method, m.text) for m in self.messages_to(key)[start:]]
             raise AssertionError(
-                f"expected {count} message(s) to chat {key} within {timeout}s, got {len(got)}: "
-                f"{got!r}"
+                f"expected {count} message(s) to chat {key} within {timeout}s, got {len(got)}: {got!r}"
             )
         self._cursors[key] = start + count
         return self.messages_to(key)[start : start + count]
@@ -332,9 +329,7 @@ class FakeBotApi:
         first_name: str = "Test",
     ) -> JsonDict:
         """Queue a text message from the user in their chat (chat id = user id)."""
-        return self._incoming(
-            user_id, user_id, {"text": text}, chat_type, first_name, language_code
-        )
+        return self._incoming(user_id, user_id, {"text": text}, chat_type, first_name, language_code)
 
     def send_command(
         self,
@@ -499,9 +494,7 @@ class FakeBotApi:
 
     # ------------------------------------------------------------------ HTTP
 
-    async def _handle_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
@@ -546,9 +539,7 @@ class FakeBotApi:
             await asyncio.sleep(self.timeout_hold)
             return False
         body = json.dumps(payload).encode()
-        keep_alive = (
-            request.version == "HTTP/1.1" and request.headers.get("connection", "") != "close"
-        )
+        keep_alive = request.version == "HTTP/1.1" and request.headers.get("connection", "") != "close"
         head = (
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
             "Content-Type: application/json\r\n"

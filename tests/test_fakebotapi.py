@@ -68,11 +68,7 @@ async def api() -> AsyncIterator[FakeBotApi]:
 @pytest.fixture
 async def harness(api: FakeBotApi) -> AsyncIterator[Harness]:
     app: App = (
-        ApplicationBuilder()
-        .token(TOKEN)
-        .base_url(api.base_url)
-        .base_file_url(api.base_file_url)
-        .build()
+        ApplicationBuilder().token(TOKEN).base_url(api.base_url).base_file_url(api.base_file_url).build()
     )
     h = Harness(api, app)
 
@@ -177,9 +173,7 @@ async def test_fakebotapi_timeout_failure_raises_timed_out(harness: Harness) -> 
 async def test_fakebotapi_set_my_commands_recorded_by_language(harness: Harness) -> None:
     bot = harness.app.bot
     await bot.set_my_commands([BotCommand("start", "Start")])
-    await bot.set_my_commands(
-        [BotCommand("start", "شروع"), BotCommand("help", "کمک")], language_code="fa"
-    )
+    await bot.set_my_commands([BotCommand("start", "شروع"), BotCommand("help", "کمک")], language_code="fa")
     assert harness.api.commands == {
         "": [{"command": "start", "description": "Start"}],
         "fa": [
@@ -234,9 +228,7 @@ async def test_fakebotapi_long_poll_honours_offset_and_timeout(api: FakeBotApi) 
         return api.send_text(USER, "wake up")
 
     started = time.monotonic()
-    response, update = await asyncio.gather(
-        _raw(api, "getUpdates", data={"timeout": "5"}), queue_later()
-    )
+    response, update = await asyncio.gather(_raw(api, "getUpdates", data={"timeout": "5"}), queue_later())
     assert time.monotonic() - started < 2
     assert response.json()["result"] == [update]
     again = await _raw(api, "getUpdates", data={"offset": str(update["update_id"])})

@@ -58,7 +58,8 @@ class TinyServer:
                 status, payload = await self.behaviour(body)
                 writer.write(
                     f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload
+                    f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                    + payload
                 )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):

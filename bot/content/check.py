@@ -87,12 +87,8 @@ class Report:
         """Return the report as JSON-ready data."""
         return {
             "ok": not self.errors,
-            "coverage": [
-                {**asdict(item), "percent": round(item.percent, 1)} for item in self.coverage
-            ],
-            "findings": [
-                asdict(finding) | {"error": finding.is_error} for finding in self.findings
-            ],
+            "coverage": [{**asdict(item), "percent": round(item.percent, 1)} for item in self.coverage],
+            "findings": [asdict(finding) | {"error": finding.is_error} for finding in self.findings],
         }
 
 
@@ -224,9 +220,7 @@ def print_report(report: Report, console: Console) -> None:
         table.add_column(column, justify="left" if column == "lang" else "right")
     shown = ("missing", "fuzzy", "unreviewed", "expired")
     for item in report.coverage:
-        other = sum(
-            n for kind, n in item.counts.items() if kind in ERROR_KINDS and kind not in shown
-        )
+        other = sum(n for kind, n in item.counts.items() if kind in ERROR_KINDS and kind not in shown)
         warnings = sum(n for kind, n in item.counts.items() if kind in WARNING_KINDS)
         table.add_row(
             item.language,
@@ -240,8 +234,7 @@ def print_report(report: Report, console: Console) -> None:
     for finding in sorted(report.findings, key=lambda f: (not f.is_error, f.language, f.key)):
         level = "[red]error[/red]" if finding.is_error else "[yellow]warning[/yellow]"
         console.print(
-            f"{level} {finding.language}/{finding.domain} {finding.key}: {finding.kind}"
-            f" — {finding.detail}",
+            f"{level} {finding.language}/{finding.domain} {finding.key}: {finding.kind} — {finding.detail}",
             markup=True,
             highlight=False,
         )

@@ -28,9 +28,7 @@ _FORMAT_LOCALES = {"fr": "fr_BE", "nl": "nl_BE", "en": "en_GB", "fa": "fa"}
 RTL_LANGUAGES = frozenset({"fa", "ar", "ps", "ur", "he", "ckb"})
 
 
-def negotiate_language(
-    language_code: str | None, available: Iterable[str], default: str = "en"
-) -> str:
+def negotiate_language(language_code: str | None, available: Iterable[str], default: str = "en") -> str:
     """Return the available language closest to Telegram's `language_code`, else `default`."""
     available = list(available)
     if not language_code:
@@ -46,6 +44,15 @@ def negotiate_language(
         return language if language in available else default
     language = _ALIASES.get(locale.language, locale.language)
     return language if language in available else default
+
+
+def native_name(language: str) -> str:
+    """Return a language's name in that language (فارسی, Français, Nederlands, English)."""
+    try:
+        name = Locale.parse(language).get_display_name(language)
+    except (UnknownLocaleError, ValueError, TypeError):
+        return language
+    return name[:1].upper() + name[1:] if name else language
 
 
 def isolate_ltr(text: str) -> str:

@@ -128,14 +128,10 @@ class ContentLibrary:
             answers: dict[str, dict[str, AnswerEntry]] = {}
             strings: dict[str, dict[str, str]] = {}
             for language in languages:
-                catalog = self._catalog(
-                    catalog_path(self.locales_dir, language, ANSWERS_DOMAIN), language
-                )
+                catalog = self._catalog(catalog_path(self.locales_dir, language, ANSWERS_DOMAIN), language)
                 if catalog is not None:
                     answers[language] = answer_entries(catalog, language)
-                catalog = self._catalog(
-                    catalog_path(self.locales_dir, language, MESSAGES_DOMAIN), language
-                )
+                catalog = self._catalog(catalog_path(self.locales_dir, language, MESSAGES_DOMAIN), language)
                 if catalog is not None:
                     strings[language] = {
                         message.id: text

@@ -26,9 +26,7 @@ class _TelegramHtml(HTMLParser):
             self.errors.append(f"<{tag}> is not allowed by Telegram")
             return
         attributes = dict(attrs)
-        if tag == "a" and not (attributes.get("href") or "").startswith(
-            ("https://", "http://", "tg://")
-        ):
+        if tag == "a" and not (attributes.get("href") or "").startswith(("https://", "http://", "tg://")):
             self.errors.append("<a> needs an href starting with https://")
         if tag == "span" and attributes.get("class") != "tg-spoiler":
             self.errors.append('<span> is only allowed as <span class="tg-spoiler">')

@@ -25,9 +25,8 @@ from bot.nlu.intents import INTENTS
 from bot.settings import PROJECT_ROOT
 
 
-
 def _pybabel(*arguments: str) -> None:
-    CommandLineInterface().run(["pybabel", "-q", *arguments])
+    CommandLineInterface().run(["pybabel", "-q", *arguments])  # type: ignore[no-untyped-call]
 
 
 def template_path(locales_dir: Path) -> Path:
@@ -59,7 +58,9 @@ def add_missing_answers(locales_dir: Path, language: str) -> list[str]:
     """Add an empty entry (with the English text as a comment) for each unanswered intent."""
     source = read_catalog(catalog_path(locales_dir, SOURCE_LANGUAGE, ANSWERS_DOMAIN), SOURCE_LANGUAGE)
     path = catalog_path(locales_dir, language, ANSWERS_DOMAIN)
-    catalog = read_catalog(path, language) if path.exists() else Catalog(locale=language, domain=ANSWERS_DOMAIN)
+    catalog = (
+        read_catalog(path, language) if path.exists() else Catalog(locale=language, domain=ANSWERS_DOMAIN)
+    )
     added = []
     for intent in [*INTENTS, *(m.id for m in source if isinstance(m.id, str) and m.id)]:
         if intent in catalog or (language == SOURCE_LANGUAGE):

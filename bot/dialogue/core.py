@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.content.i18n import negotiate_language
+from bot.content.i18n import native_name, negotiate_language
 from bot.content.library import ContentLibrary, ServedAnswer, Translator
 from bot.content.topics import COUNSELLOR, MENU, is_topic
 from bot.dialogue.desk import CounsellorDesk, InformationDesk
@@ -37,7 +37,6 @@ from bot.store.db import Store, User
 
 logger = logging.getLogger(__name__)
 
-NATIVE_NAMES = {"fa": "فارسی", "fr": "Français", "nl": "Nederlands", "en": "English"}
 COMMANDS = ("start", "menu", "language", "help", "forget", "cancel")
 # Intents that say little about the question: never offered as "did you mean" buttons.
 _SMALL_TALK = frozenset({"greet", "thanks", "goodbye", "bot_challenge", "change_language",
@@ -148,9 +147,7 @@ class Dialogue:
             replies.append(switch_offer)
         return self._with_privacy(user, language, replies)
 
-    async def button(
-        self, user_id: str, data: str, language_code: str | None = None
-    ) -> list[Reply]:
+    async def button(self, user_id: str, data: str, language_code: str | None = None) -> list[Reply]:
         """A tapped button; data that is not ours (forged or stale) gets the menu."""
         limited = self._limit(user_id, language_code)
         if limited is not None:
@@ -161,13 +158,11 @@ class Dialogue:
             return self._chosen_language(user, data[len(LANGUAGE) :])
         if data.startswith(SWITCH) and data[len(SWITCH) :] in self.library.languages:
             new = data[len(SWITCH) :]
-            user = user.but(
-                language=new, language_chosen=True, foreign_streak=0, foreign_language=None
-            )
+            user = user.but(language=new, language_chosen=True, foreign_streak=0, foreign_language=None)
             self.store.save_user(user)
             tr = self.library.translator(new)
             return [Reply(tr.gettext("I will answer in {language} from now on.",
-                                     language=NATIVE_NAMES.get(new, new)),
+                                     language=native_name(new)),
                           self._menu_buttons(new))]  # fmt: skip
         if data.startswith(TOPIC) and is_topic(data[len(TOPIC) :]):
             user = user.but(pending=None, unsure_streak=0)
@@ -183,9 +178,7 @@ class Dialogue:
         return [Reply(tr.gettext("This button is no longer valid. Here is the menu."),
                       self._topic_rows(language))]  # fmt: skip
 
-    async def command(
-        self, user_id: str, name: str, language_code: str | None = None
-    ) -> list[Reply]:
+    async def command(self, user_id: str, name: str, language_code: str | None = None) -> list[Reply]:
         """`/menu`, `/language`, `/help`, `/forget`, `/cancel`."""
         limited = self._limit(user_id, language_code)
         if limited is not None:
@@ -241,11 +234,7 @@ class Dialogue:
         if not user.language_chosen:
             language = detected or self._language(user, language_code)
             return user.but(language=language), None
-        if (
-            detected is None
-            or detected == user.language
-            or len(text.strip()) < _MIN_CHARS_FOR_LANGUAGE
-        ):
+        if detected is None or detected == user.language or len(text.strip()) < _MIN_CHARS_FOR_LANGUAGE:
             return user.but(foreign_streak=0, foreign_language=None), None
         streak = user.foreign_streak + 1 if user.foreign_language == detected else 1
         user = user.but(foreign_language=detected, foreign_streak=streak)
@@ -255,17 +244,15 @@ class Dialogue:
         tr = self.library.translator(detected)
         offer = Reply(
             tr.gettext("Would you like me to answer in {language}?",
-                       language=NATIVE_NAMES.get(detected, detected)),
-            ((Button(NATIVE_NAMES.get(detected, detected), SWITCH + detected),),),
+                       language=native_name(detected)),
+            ((Button(native_name(detected), SWITCH + detected),),),
         )  # fmt: skip
         return user, offer
 
     def _is_unsure(self, prediction: Prediction) -> bool:
         return prediction.is_fallback or prediction.confidence < self.policy.confidence_threshold
 
-    async def _answer_prediction(
-        self, user: User, prediction: Prediction, language: str
-    ) -> list[Reply]:
+    async def _answer_prediction(self, user: User, prediction: Prediction, language: str) -> list[Reply]:
         if not self._is_unsure(prediction):
             self.store.save_user(user.but(unsure_streak=0))
             return await self._answer_intent(user, prediction.intent, language)
@@ -329,16 +316,13 @@ class Dialogue:
     def _degraded(self, language: str) -> Reply:
         tr = self.library.translator(language)
         text = tr.gettext(
-            "Sorry, I cannot read free text right now. Please choose a topic, or talk to a"
-            " counsellor."
+            "Sorry, I cannot read free text right now. Please choose a topic, or talk to a counsellor."
         )
         return Reply(text, self._topic_rows(language))
 
     def _menu(self, language: str) -> Reply:
         tr = self.library.translator(language)
-        return Reply(
-            tr.gettext("Choose a topic, or type your question:"), self._topic_rows(language)
-        )
+        return Reply(tr.gettext("Choose a topic, or type your question:"), self._topic_rows(language))
 
     def _topic_rows(self, language: str) -> tuple[tuple[Button, ...], ...]:
         tr = self.library.translator(language)
@@ -358,7 +342,7 @@ class Dialogue:
         prompts = [self.library.translator(language).gettext("Choose your language")
                    for language in self.library.languages]  # fmt: skip
         buttons = [
-            Button(("✓ " if language == preselected else "") + NATIVE_NAMES.get(language, language),
+            Button(("✓ " if language == preselected else "") + native_name(language),
                    LANGUAGE + language)
             for language in self.library.languages
         ]  # fmt: skip
@@ -386,8 +370,9 @@ class Dialogue:
         user = user.but(language=language, language_chosen=True, foreign_streak=0,
                         foreign_language=None, pending=None)  # fmt: skip
         replies = [Reply(tr.gettext("I will answer in {language} from now on.",
-                                    language=NATIVE_NAMES.get(language, language)))]  # fmt: skip
-        replies = self._with_privacy(user, language, replies, save=False)
+                                    language=native_name(language)))]  # fmt: skip
+        if not user.privacy_shown:
+            replies.append(Reply(self._privacy_text(tr)))
         self.store.save_user(user.but(privacy_shown=True))
         return [*replies, self._menu(language)]
 
@@ -411,11 +396,7 @@ class Dialogue:
         self.limiter.forget(user.id)
         logger.info("A user deleted their data")
         return [
-            Reply(
-                tr.gettext(
-                    "Done: everything I kept about you is deleted. Send /start to begin again."
-                )
-            )
+            Reply(tr.gettext("Done: everything I kept about you is deleted. Send /start to begin again."))
         ]
 
     def _limit(self, user_id: str, language_code: str | None) -> list[Reply] | None:
@@ -427,18 +408,10 @@ class Dialogue:
         user = self.store.get_user(user_id)
         language = self._language(user, language_code) if user else self._negotiate(language_code)
         tr = self.library.translator(language)
-        return [
-            Reply(
-                tr.gettext("You are sending many messages. Please wait a minute, then write again.")
-            )
-        ]
+        return [Reply(tr.gettext("You are sending many messages. Please wait a minute, then write again."))]
 
     def _language(self, user: User, language_code: str | None) -> str:
-        return (
-            user.language
-            if user.language in self.library.languages
-            else self._negotiate(language_code)
-        )
+        return user.language if user.language in self.library.languages else self._negotiate(language_code)
 
     def _negotiate(self, language_code: str | None) -> str:
         return negotiate_language(language_code, self.library.languages, self.default_language)

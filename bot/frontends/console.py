@@ -113,9 +113,7 @@ async def _read_lines(prompt: str, handle: Callable[[str], Awaitable[None]]) -> 
 
 async def run_console(settings: Settings, *, language: str | None = None) -> int:
     """Run the chat until end of input or /quit."""
-    print(
-        "Starting the assistant (the language model takes a few seconds to load) …", file=sys.stderr
-    )
+    print("Starting the assistant (the language model takes a few seconds to load) …", file=sys.stderr)
     async with nlu_service(settings) as url:
         services = Services.create(settings, url)
         try:

@@ -101,10 +101,7 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
     if not reply.buttons:
         return None
     return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-            for row in reply.buttons
-        ]
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
     )
 
 
@@ -143,9 +140,7 @@ async def on_start(update: Update, context: Context) -> None:
     """`/start` (with an optional deep-link language): language choice or straight to the menu."""
     assert update.effective_chat is not None
     payload = context.args[0] if context.args else None
-    replies = await context.services.dialogue.start(
-        _user_key(update), _language_code(update), payload
-    )
+    replies = await context.services.dialogue.start(_user_key(update), _language_code(update), payload)
     await send_replies(context, update.effective_chat.id, _user_key(update), replies)
 
 
@@ -153,9 +148,7 @@ async def on_command(update: Update, context: Context) -> None:
     """`/menu`, `/language`, `/help`, `/forget`, `/cancel`."""
     assert update.effective_message is not None and update.effective_chat is not None
     name = (update.effective_message.text or "/menu").split()[0][1:].split("@")[0].lower()
-    replies = await context.services.dialogue.command(
-        _user_key(update), name, _language_code(update)
-    )
+    replies = await context.services.dialogue.command(_user_key(update), name, _language_code(update))
     await send_replies(context, update.effective_chat.id, _user_key(update), replies)
 
 
@@ -177,9 +170,7 @@ async def on_button(update: Update, context: Context) -> None:
     if chat is None or chat.type != chat.PRIVATE:
         return
     data = query.data if isinstance(query.data, str) else ""
-    replies = await context.services.dialogue.button(
-        _user_key(update), data, _language_code(update)
-    )
+    replies = await context.services.dialogue.button(_user_key(update), data, _language_code(update))
     await send_replies(context, chat.id, _user_key(update), replies)
 
 
@@ -193,11 +184,7 @@ async def on_non_text(update: Update, context: Context) -> None:
 async def on_error(update: object, context: Context) -> None:
     """Log the failure (never the message) and apologise in the user's language."""
     logger.error("Handler failed: %s", type(context.error).__name__, exc_info=context.error)
-    if (
-        not isinstance(update, Update)
-        or update.effective_chat is None
-        or update.effective_user is None
-    ):
+    if not isinstance(update, Update) or update.effective_chat is None or update.effective_user is None:
         return
     if update.effective_chat.type != update.effective_chat.PRIVATE:
         return
@@ -246,9 +233,7 @@ def build_application(
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_url.removesuffix("/bot") + "/file/bot")
         .context_types(ContextTypes(context=Context))
-        .rate_limiter(
-            AIORateLimiter(overall_max_rate=settings.outbound_messages_per_second, max_retries=3)
-        )
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.outbound_messages_per_second, max_retries=3))
         .concurrent_updates(PerChatUpdateProcessor(256))
         .post_init(register_commands)
         .connect_timeout(request_options.get("connect_timeout", 5.0))

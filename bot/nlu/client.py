@@ -8,7 +8,7 @@ from typing import Any, Self
 
 import httpx
 
-from bot.nlu.intents import FALLBACK_INTENT, LANGUAGES
+from bot.nlu.intents import FALLBACK_INTENT
 
 MAX_PARSE_CHARS = 1000
 """Longer messages are cut, not rejected: the start of a message carries its question."""
@@ -69,7 +69,7 @@ def parse_response(payload: Any) -> Prediction:
         raise NLUUnavailable("intent_ranking is not a list")
     ranking = tuple(_score(item) for item in ranking_raw)
     language = payload.get("language")
-    if language not in LANGUAGES:
+    if not isinstance(language, str) or not language.isalpha() or len(language) > 8:
         language = None
     return Prediction(top.intent, top.confidence, language, ranking)
 
@@ -104,13 +104,9 @@ class NLUClient:
         except httpx.TimeoutException as error:
             raise NLUUnavailable("the NLU service did not answer in time") from error
         except httpx.HTTPStatusError as error:
-            raise NLUUnavailable(
-                f"the NLU service answered {error.response.status_code}"
-            ) from error
+            raise NLUUnavailable(f"the NLU service answered {error.response.status_code}") from error
         except httpx.HTTPError as error:
-            raise NLUUnavailable(
-                f"the NLU service is unreachable ({type(error).__name__})"
-            ) from error
+            raise NLUUnavailable(f"the NLU service is unreachable ({type(error).__name__})") from error
         except ValueError as error:
             raise NLUUnavailable("the NLU service answered something that is not JSON") from error
         return parse_response(payload)
@@ -122,9 +118,7 @@ class NLUClient:
             body = response.json()
         except (httpx.HTTPError, ValueError):
             return False
-        return (
-            response.status_code == 200 and isinstance(body, dict) and bool(body.get("model_file"))
-        )
+        return response.status_code == 200 and isinstance(body, dict) and bool(body.get("model_file"))
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -38,9 +38,7 @@ _DIGITS = str.maketrans(
 _ZWNJ = "\u200c"
 # Characters that change nothing a reader sees: bidi controls, zero-width marks,
 # variation selectors, the Arabic tatweel used to stretch words (سلاااام, سلـــام).
-_INVISIBLE = re.compile(
-    "[\u200b\u200d\u200e\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufe00-\ufe0f\u0640\u061c]"
-)
+_INVISIBLE = re.compile("[\u200b\u200d\u200e\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufe00-\ufe0f\u0640\u061c]")
 # The verbal prefixes and plural/comparative suffixes that people write glued, with a
 # ZWNJ, or with a space: می‌خوام = میخوام = می خوام.
 _PREFIX_SPACE = re.compile(r"(?<![\w])(ن?می) (?=[\u0600-\u06ff])")
@@ -63,9 +61,7 @@ def normalize(text: str) -> str:
     # NFKD splits accents (é -> e + ´) and compatibility forms (ﻻ, full-width letters);
     # dropping the combining marks folds French accents and Arabic diacritics alike.
     decomposed = unicodedata.normalize("NFKD", text)
-    text = "".join(
-        " " if _is_symbol(c) else c for c in decomposed if unicodedata.category(c) != "Mn"
-    )
+    text = "".join(" " if _is_symbol(c) else c for c in decomposed if unicodedata.category(c) != "Mn")
     text = text.translate(_ARABIC_TO_PERSIAN).translate(_DIGITS).casefold()
     text = _ELONGATION.sub(r"\1", text)
     text = _SPACES.sub(" ", text).strip()

@@ -109,9 +109,7 @@ class RasaServer:
                     return
                 await asyncio.sleep(0.25)
         self.stop()
-        raise ServerFailed(
-            f"the NLU server was not ready after {within:.0f} s; see {self.log_path}"
-        )
+        raise ServerFailed(f"the NLU server was not ready after {within:.0f} s; see {self.log_path}")
 
     def stop(self) -> None:
         """Stop the server and everything it started."""

@@ -16,9 +16,7 @@ DEFAULT_LOCAL_URL = "http://127.0.0.1:5005"
 
 
 @contextlib.asynccontextmanager
-async def nlu_service(
-    settings: Settings, *, require_configured: bool = False
-) -> AsyncIterator[str]:
+async def nlu_service(settings: Settings, *, require_configured: bool = False) -> AsyncIterator[str]:
     """Yield the URL of a ready NLU server, starting a local one when none answers.
 
     With RASA_URL set and `require_configured`, that server is used even while it is down

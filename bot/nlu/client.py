@@ -9,6 +9,7 @@ from typing import Any, Self
 import httpx
 
 from bot.nlu.intents import FALLBACK_INTENT
+from bot.nlu.normalize import normalize
 
 MAX_PARSE_CHARS = 1000
 """Longer messages are cut, not rejected: the start of a message carries its question."""
@@ -42,6 +43,14 @@ class Prediction:
 
 
 EMPTY_PREDICTION = Prediction(FALLBACK_INTENT, 0.0, None, ())
+
+
+def has_words(text: str) -> bool:
+    """Return whether `text` carries words at all, rather than blanks, symbols or binary junk."""
+    visible = [char for char in normalize(text) if not char.isspace()]
+    letters = sum(char.isalpha() for char in visible)
+    # Undecodable bytes arrive as U+FFFD, which normalisation turns into spaces.
+    return letters >= 2 and letters >= 0.5 * len(visible) and text.count("\ufffd") * 4 < len(text)
 
 
 def _score(raw: Any) -> IntentScore:
@@ -95,7 +104,7 @@ class NLUClient:
     async def parse(self, text: str) -> Prediction:
         """Classify `text`; raise `NLUUnavailable` when the service cannot answer."""
         text = text[:MAX_PARSE_CHARS]
-        if not text.strip():
+        if not has_words(text):
             return EMPTY_PREDICTION
         try:
             response = await self._http.post("/model/parse", json={"text": text})

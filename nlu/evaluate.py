@@ -56,6 +56,16 @@ PIPELINES = ("ours", "default")
 OVERALL = "all"
 
 
+def shown(path: Path) -> str:
+    """Return `path` relative to the project, or to site-packages for an installed file."""
+    if path.is_relative_to(ROOT) and ".venv-rasa" not in path.parts:
+        return str(path.relative_to(ROOT))
+    parts = path.parts
+    if "site-packages" in parts:
+        return str(Path(*parts[parts.index("site-packages") + 1 :]))
+    return str(path)
+
+
 def progress(message: str) -> None:
     """Print one progress line on stderr."""
     print(f"[eval {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -205,7 +215,7 @@ def train(pipeline: Pipeline, *, force: bool) -> None:
     # bot/nlu/normalize.py, so reusing cached components could evaluate a stale model, and a
     # partly cached run would give a meaningless training time.
     progress(
-        f"[{pipeline.name}] training {pipeline.source_config} on nlu_data/ "
+        f"[{pipeline.name}] training {shown(pipeline.source_config)} on nlu_data/ "
         f"(full training, {os.cpu_count()} cores; DIET epochs show below)"
     )
     started = time.perf_counter()
@@ -587,11 +597,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "pipelines": {
             p.name: {
-                "config": str(
-                    p.source_config.relative_to(ROOT)
-                    if p.source_config.is_relative_to(ROOT)
-                    else p.source_config
-                ),
+                "config": shown(p.source_config),
                 "model": str(p.model.relative_to(ROOT)) if p.model else None,
                 "trained": p.trained,
                 "forced": p.forced,

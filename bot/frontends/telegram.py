@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from typing import Any
 
@@ -235,7 +235,6 @@ def build_application(
         .context_types(ContextTypes(context=Context))
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.outbound_messages_per_second, max_retries=3))
         .concurrent_updates(PerChatUpdateProcessor(256))
-        .post_init(register_commands)
         .connect_timeout(request_options.get("connect_timeout", 5.0))
         .read_timeout(request_options.get("read_timeout", 10.0))
         .build()
@@ -256,34 +255,45 @@ def build_application(
     return application
 
 
+@contextlib.asynccontextmanager
+async def receiving(
+    application: Application[Any, Any, Any, Any, Any, Any], settings: Settings, *, poll_timeout: int = 10
+) -> AsyncIterator[None]:
+    """Start the application and receive updates (webhook or polling) until the block ends."""
+    async with application:
+        await register_commands(application)
+        await application.start()
+        assert application.updater is not None
+        if settings.webhook_url:
+            await application.updater.start_webhook(
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url_path="telegram",
+                webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
+                secret_token=settings.webhook_secret,
+            )
+        else:
+            await application.updater.start_polling(poll_interval=0, timeout=poll_timeout)
+        try:
+            yield
+        finally:
+            await application.updater.stop()
+            await application.stop()
+
+
 async def serve(settings: Settings) -> None:
-    """Run the bot (polling, or webhook when WEBHOOK_URL is set) until SIGINT or SIGTERM."""
+    """Run the bot until SIGINT or SIGTERM, with the NLU service it needs."""
     settings.require_token()
     async with nlu_service(settings, require_configured=True) as url:
         services = Services.create(settings, url)
-        application = build_application(settings, services)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            async with application:
-                await application.start()
-                assert application.updater is not None
-                if settings.webhook_url:
-                    await application.updater.start_webhook(
-                        listen=settings.webhook_listen,
-                        port=settings.webhook_port,
-                        url_path="telegram",
-                        webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
-                        secret_token=settings.webhook_secret,
-                    )
-                else:
-                    await application.updater.start_polling(drop_pending_updates=False)
+            async with receiving(build_application(settings, services), settings):
                 logger.info("The assistant is running; Ctrl-C stops it")
                 await stop.wait()
-                await application.updater.stop()
-                await application.stop()
         finally:
             await services.aclose()
 

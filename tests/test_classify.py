@@ -45,7 +45,7 @@ def test_classify_writes_one_json_line_per_input_line(rasa_url: str) -> None:
     [
         b"",
         b"   ",
-        "x".encode() * 10_000,
+        b"x" * 10_000,
         b"\xff\xfe\x00\x81binary\x9c\xde\xad",
         "\u202e\u2066\u200f\u2069".encode(),
     ],

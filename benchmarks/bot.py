@@ -318,13 +318,15 @@ def cpu_seconds(process: psutil.Process, *, children: bool = False) -> float:
 class MemorySampler:
     """Samples this process's (and optionally the Rasa server's) RSS every `SAMPLE_EVERY` s.
 
-    It also reads the CPU time both used between `start` and `stop`.
+    It also reads the CPU time both used between `start` and `stop`, and how late each of its
+    own wake-ups came: the event loop's lag, shared by every update in flight.
     """
 
     rasa_pid: int | None = None
     samples: list[tuple[float, float, float | None]] = field(default_factory=list)
     cpu_own: float = 0.0
     cpu_rasa: float | None = None
+    lags: list[float] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
 
     def _cpu(self) -> tuple[float, float | None]:
@@ -343,7 +345,9 @@ class MemorySampler:
 
     async def _run(self) -> None:
         while True:
+            due = time.perf_counter() + SAMPLE_EVERY
             await asyncio.sleep(SAMPLE_EVERY)
+            self.lags.append(max(0.0, time.perf_counter() - due))
             self.sample()
 
     def start(self) -> None:
@@ -496,6 +500,7 @@ class Phase:
     cpu_ms_per_update: float = 0.0
     cpu_utilisation: float = 0.0
     rasa_cpu_ms_per_update: float | None = None
+    loop_lag: dict[str, float] = field(default_factory=dict)
     solo: dict[str, Any] = field(default_factory=dict)
 
 
@@ -534,6 +539,7 @@ async def measure(
         phase.added = distribution_ms(timer.added_seconds)
     phase.latency = distribution_ms(load.latencies)
     phase.memory = memory_figures(sampler.samples)
+    phase.loop_lag = distribution_ms(sampler.lags)
     if phase.updates:
         phase.cpu_ms_per_update = sampler.cpu_own * 1000 / phase.updates
         if sampler.cpu_rasa is not None:
@@ -787,6 +793,7 @@ def render(results: dict[str, Any], console: Console) -> None:
         ("handler chain p50 / p95", lambda p: _pair(p["handler"])),
         ("NLU call per update p50 / p95", lambda p: _pair(p["nlu"])),
         ("added = handler − NLU, p50 / p95", lambda p: _pair(p["added"], 2)),
+        ("event-loop lag (late timer wake-ups) p50 / p95", lambda p: _pair(p["loop_lag"])),
         (
             "NLU failures (degraded replies)",
             lambda p: "—" if p["nlu_failures"] is None else str(p["nlu_failures"]),
@@ -870,6 +877,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.messages > MAX_MESSAGES:
         parser.error(f"--messages must be at most {MAX_MESSAGES} (the per-user limit is 600/min)")
+    if args.solo_messages < 0:
+        parser.error("--solo-messages must be 0 or more")
     if not 0.1 <= args.nlu_timeout <= 30:
         parser.error("--nlu-timeout must be between 0.1 and 30")
     return args

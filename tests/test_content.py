@@ -24,6 +24,7 @@ from bot.content.i18n import (
 )
 from bot.content.library import ContentLibrary
 from bot.content.markup import telegram_html_errors
+from bot.content.tooling import init_language
 from bot.nlu.intents import INTENTS, LANGUAGES
 from bot.settings import PROJECT_ROOT
 
@@ -261,3 +262,18 @@ def test_content_check_cli_exits_1_with_json_on_a_broken_catalog(locales_copy: P
 )  # fmt: skip
 def test_telegram_html_errors_matches_what_telegram_accepts(text: str, ok: bool) -> None:
     assert (telegram_html_errors(text) == []) is ok
+
+
+def test_adding_a_language_needs_only_catalogs(locales_copy: Path) -> None:
+    init_language(locales_copy, "ps")
+    assert "ps" not in ContentLibrary(locales_copy).languages  # nothing translated yet
+    path = catalog_path(locales_copy, "ps", ANSWERS_DOMAIN)
+    text = path.read_text(encoding="utf-8")
+    text = text.replace(
+        'msgid "greet"\nmsgstr ""', "# " + "\n# ".join(REVIEWED) + '\nmsgid "greet"\nmsgstr "سلام"'
+    )
+    path.write_text(text, encoding="utf-8")
+    library = ContentLibrary(locales_copy, today=lambda: TODAY)
+    assert "ps" in library.languages
+    assert library.answer("greet", "ps").text == "سلام"
+    assert library.answer("costs", "ps").language == "en"

@@ -138,7 +138,12 @@ class ContentLibrary:
                         for message in catalog
                         if isinstance(message.id, str) and (text := translated_text(message))
                     }
-            self.languages = [language for language in languages if language in answers]
+            # A language is offered once its catalog has at least one translated answer.
+            self.languages = [
+                language
+                for language in languages
+                if any(entry.text for entry in answers.get(language, {}).values())
+            ]
             self._answers, self._strings = answers, strings
 
     def _catalog(self, path: Path, language: str) -> Catalog | None:

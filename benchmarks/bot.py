@@ -222,15 +222,17 @@ class TimingNLU:
     def __init__(self, inner: Understanding) -> None:
         """Wrap `inner`."""
         self.inner = inner
-        self.failures = 0
+        self.failures: dict[str, int] = {}
 
     async def parse(self, text: str) -> Prediction:
         """Classify `text` through the wrapped NLU, timing the call."""
         started = time.perf_counter()
         try:
             return await self.inner.parse(text)
-        except NLUUnavailable:
-            self.failures += 1
+        except NLUUnavailable as error:
+            # The cause says which time-out fired; none: skipped while the NLU is marked down.
+            kind = type(error.__cause__).__name__ if error.__cause__ else "skipped while marked down"
+            self.failures[kind] = self.failures.get(kind, 0) + 1
             raise
         finally:
             timing = _CURRENT_UPDATE.get()
@@ -497,6 +499,7 @@ class Phase:
     nlu: dict[str, float] | None = None
     added: dict[str, float] | None = None
     nlu_failures: int | None = None
+    nlu_failure_kinds: dict[str, int] | None = None
     cpu_ms_per_update: float = 0.0
     cpu_utilisation: float = 0.0
     rasa_cpu_ms_per_update: float | None = None
@@ -617,7 +620,8 @@ async def measure_assistant(
                     await measure(phase, api, users, args, timer, sampler, console)
             finally:
                 await services.aclose()
-    phase.nlu_failures = nlu.failures
+    phase.nlu_failures = sum(nlu.failures.values())
+    phase.nlu_failure_kinds = nlu.failures
     return phase
 
 
@@ -737,7 +741,7 @@ def notes(results: dict[str, Any], args: argparse.Namespace, sources: dict[str, 
         " Telegram's own 30/s limit would otherwise be what is measured",
         f"USER_MESSAGES_PER_MINUTE={USER_MESSAGES_PER_MINUTE} (never throttles the users);"
         f" NLU_TIMEOUT={args.nlu_timeout:g} s, so that queueing at Rasa shows as latency, not as"
-        " degraded replies",
+        " degraded replies (the NLU client's connect time-out stays at most 1 s)",
         "echo floor: a plain ApplicationBuilder bot with concurrent_updates(256) like the assistant,"
         " no rate limiter, same fake Bot API, same long polling (timeout 1 s)",
         "update → reply: from queuing the update in the fake to the fake receiving the first"
@@ -796,7 +800,12 @@ def render(results: dict[str, Any], console: Console) -> None:
         ("event-loop lag (late timer wake-ups) p50 / p95", lambda p: _pair(p["loop_lag"])),
         (
             "NLU failures (degraded replies)",
-            lambda p: "—" if p["nlu_failures"] is None else str(p["nlu_failures"]),
+            lambda p: (
+                "—"
+                if p["nlu_failures"] is None
+                else f"{p['nlu_failures']}"
+                + "".join(f"\n{kind}: {count}" for kind, count in p["nlu_failure_kinds"].items())
+            ),
         ),
         ("messages sent per update", lambda p: f"{p['replies_per_update']:.2f}"),
         (

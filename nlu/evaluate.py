@@ -250,7 +250,7 @@ def train(pipeline: Pipeline, *, force: bool) -> None:
         "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
-    progress(f"[{pipeline.name}] trained in {seconds:.1f} s: {model.relative_to(ROOT)}")
+    progress(f"[{pipeline.name}] trained in {seconds:.1f} s: {shown(model)}")
 
 
 # ---------------------------------------------------------------------- parsing
@@ -261,9 +261,10 @@ async def parse_all(pipeline: Pipeline, examples: list[Example]) -> None:
     from rasa.core.agent import Agent
 
     assert pipeline.model is not None
-    progress(f"[{pipeline.name}] loading {pipeline.model.relative_to(ROOT)}")
+    progress(f"[{pipeline.name}] loading {shown(pipeline.model)}")
     with contextlib.redirect_stdout(sys.stderr):
         agent = Agent.load(str(pipeline.model))
+    print(file=sys.stderr)  # after Rasa's and TensorFlow's messages, which may lack a newline
     progress(f"[{pipeline.name}] parsing {len(examples)} held-out examples")
     started = time.perf_counter()
     for index, example in enumerate(examples, 1):
@@ -467,7 +468,7 @@ def plot_confusion(results: list[Parsed], title: str, path: Path) -> None:
     ax.tick_params(which="minor", length=0)
     for row, col in zip(*np.nonzero(counts), strict=True):
         color = "white" if shares[row, col] > 0.6 else ("#b00000" if row != col else "black")
-        ax.text(col, row, str(counts[row, col]), ha="center", va="center", fontsize=8, color=color)
+        ax.text(col, row, str(counts[row, col]), ha="center", va="center", fontsize=9, color=color)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -514,9 +515,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def quiet_rasa() -> None:
+    """Keep Rasa's structured debug log (one line per parse) off stdout: warnings go to stderr."""
+    import logging
+
+    import structlog
+
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Train, parse the held-out split, print and write the report; return the exit code."""
     args = parse_args(argv)
+    quiet_rasa()
     os.chdir(ROOT)  # Rasa's training cache lives in ./.rasa
 
     data_files = training_files()
@@ -598,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         "pipelines": {
             p.name: {
                 "config": shown(p.source_config),
-                "model": str(p.model.relative_to(ROOT)) if p.model else None,
+                "model": shown(p.model) if p.model else None,
                 "trained": p.trained,
                 "forced": p.forced,
                 "train_seconds": round(p.train_seconds, 2) if p.train_seconds else None,
@@ -637,8 +651,17 @@ def main(argv: list[str] | None = None) -> int:
         found = report["pipelines"][pipeline.name]["checks"]
         if found:
             passed = sum(c["pass"] for c in found)
-            failed = ", ".join(f"{c['metric']}/{c['language']}" for c in found if not c["pass"])
-            print(f"  {pipeline.name:8} {passed}/{len(found)} PASS" + (f"; FAIL: {failed}" if failed else ""))
+            failed = "; ".join(
+                f"{metric.label} ("
+                + ", ".join(c["language"] for c in found if c["metric"] == metric.key and not c["pass"])
+                + ")"
+                for metric in METRICS
+                if any(c["metric"] == metric.key and not c["pass"] for c in found)
+            )
+            print(
+                f"  {pipeline.name:8} {passed}/{len(found)} checks PASS"
+                + (f"; FAIL: {failed}" if failed else "")
+            )
     print()
     print("Training:")
     for pipeline in pipelines:

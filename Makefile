@@ -9,8 +9,9 @@ export $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env)
 endif
 
 VENV := .venv/bin
+# Rasa and its pinned libraries warn about their own deprecations at every start: not ours to fix.
 RASA := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 \
-	SQLALCHEMY_SILENCE_UBER_WARNING=1 .venv-rasa/bin
+	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore .venv-rasa/bin
 NLU_INPUTS := config.yml $(shell find nlu_data -name '*.yml' 2>/dev/null) nlu/components.py \
 	bot/nlu/normalize.py bot/nlu/intents.py
 

@@ -317,6 +317,7 @@ def render(results: dict[str, Any], console: Console) -> None:
     training = results["training_seconds"]
     rows = [
         ("CPU cores (os.cpu_count)", str(results["cpu_count"])),
+        ("load average (1 min) at start", f"{results['load_average_1min_at_start']:.2f}"),
         ("model", results["model"]),
         ("utterances (fa, fr, nl, en)", str(results["utterances"])),
         ("start-up until ready", f"{results['startup_seconds']:.1f} s"),
@@ -327,6 +328,10 @@ def render(results: dict[str, Any], console: Console) -> None:
             "skipped (--skip-train)" if training is None else f"{training:.1f} s",
         ),
     ]
+    if "load_average_1min_at_training" in results:
+        rows.append(
+            ("load average (1 min) before training", f"{results['load_average_1min_at_training']:.2f}")
+        )
     for name, value in rows:
         summary.add_row(name, value)
     console.print(latency)
@@ -395,6 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
         "python": platform.python_version(),
+        "load_average_1min_at_start": round(os.getloadavg()[0], 2),
         "model": model.name,
         "utterances": len(texts),
         "utterance_sources": sources,
@@ -404,6 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results |= asyncio.run(run_server_benchmarks(model, texts, args, err))
             results["training_seconds"] = None
             if not args.skip_train:
+                results["load_average_1min_at_training"] = round(os.getloadavg()[0], 2)
                 progress(err, "timing a full training (rasa train nlu into a temporary dir)")
                 results["training_seconds"] = train_seconds(err)
                 progress(err, f"trained in {results['training_seconds']:.1f} s")

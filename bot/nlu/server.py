@@ -52,6 +52,7 @@ def rasa_environment() -> dict[str, str]:
     env["RASA_TELEMETRY_ENABLED"] = "false"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    env.setdefault("PYTHONWARNINGS", "ignore")  # Rasa's own dependencies' deprecation noise
     return env
 
 

@@ -31,7 +31,6 @@ import logging
 import os
 import platform
 import random
-import re
 import signal
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from rich.table import Table
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, TypeHandler, filters
 
+from benchmarks.common import heldout_texts, percentile, positive, progress
 from bot.frontends.telegram import build_application, receiving
 from bot.nlu.client import NLUUnavailable, Prediction
 from bot.nlu.intents import LANGUAGES
@@ -85,27 +85,8 @@ FALLBACK_QUESTIONS: dict[str, tuple[str, ...]] = {
     "en": ("i want to go back home how do i apply", "who pays for the plane ticket?"),
 }
 
-_INTENT_LINE = re.compile(r"^-\s*intent:\s*\S")
-_EXAMPLE_LINE = re.compile(r"^\s+-\s+(.+?)\s*$")
-
 
 # -- the questions ---------------------------------------------------------------------------
-
-
-def heldout_questions(path: Path) -> list[str]:
-    """Return the example texts of a Rasa NLU YAML file, read line by line."""
-    texts: list[str] = []
-    in_examples = False
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if _INTENT_LINE.match(line):
-            in_examples = False
-        elif line.strip().startswith("examples:"):
-            in_examples = True
-        elif in_examples and (match := _EXAMPLE_LINE.match(line)):
-            texts.append(match.group(1))
-        elif line.strip() and not line.startswith(" "):
-            in_examples = False
-    return texts
 
 
 def questions_by_language() -> tuple[dict[str, list[str]], dict[str, str]]:
@@ -116,7 +97,7 @@ def questions_by_language() -> tuple[dict[str, list[str]], dict[str, str]]:
         path = HELDOUT_DIR / f"{language}.yml"
         texts: list[str] = []
         with contextlib.suppress(OSError, UnicodeDecodeError):
-            texts = heldout_questions(path)
+            texts = heldout_texts(path)
         if texts:
             # The files group examples by intent; a fixed shuffle mixes the topics of each user.
             random.Random(f"bench-bot-{language}").shuffle(texts)
@@ -394,16 +375,6 @@ def memory_figures(samples: Sequence[tuple[float, float, float | None]]) -> dict
 # -- the load -------------------------------------------------------------------------------
 
 
-def percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    """Return the `fraction` percentile of sorted values, interpolating linearly."""
-    if not sorted_values:
-        return float("nan")
-    position = fraction * (len(sorted_values) - 1)
-    low = int(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
-
-
 def distribution_ms(seconds: Sequence[float]) -> dict[str, float]:
     """Return p50, p95, p99, mean and max of durations in seconds, as milliseconds."""
     ms = sorted(value * 1000 for value in seconds)
@@ -675,11 +646,6 @@ async def measure_floor(users: Sequence[SimulatedUser], args: argparse.Namespace
 # -- running, reporting ---------------------------------------------------------------------
 
 
-def progress(console: Console, message: str) -> None:
-    """Print one progress line on stderr."""
-    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
-
-
 async def run(
     model: Path, users: list[SimulatedUser], args: argparse.Namespace, console: Console
 ) -> dict[str, Any]:
@@ -840,14 +806,6 @@ def render(results: dict[str, Any], console: Console) -> None:
     console.print(verdicts)
     for note in results["notes"]:
         console.print(f"• {note}")
-
-
-def positive(value: str) -> int:
-    """Parse a positive integer option."""
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -18,22 +18,21 @@ import contextlib
 import json
 import os
 import platform
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import psutil
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.common import heldout_texts, percentile, positive, progress, sigterm_as_interrupt
 from bot.nlu.client import NLUClient, NLUUnavailable
 from bot.nlu.intents import LANGUAGES
 from bot.nlu.server import (
@@ -86,9 +85,6 @@ FALLBACK_UTTERANCES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-_INTENT_LINE = re.compile(r"^\s*-\s*intent:\s*\S")
-_EXAMPLE_LINE = re.compile(r"^\s+-\s+(.+?)\s*$")
-
 
 @dataclass(frozen=True)
 class LatencyResult:
@@ -107,23 +103,6 @@ class LatencyResult:
     throughput_rps: float
 
 
-def heldout_utterances(path: Path) -> list[str]:
-    """Return the example texts of a Rasa NLU YAML file, read line by line."""
-    texts: list[str] = []
-    in_examples = False
-    for line in path.read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if _INTENT_LINE.match(line):
-            in_examples = False
-        elif stripped.startswith("examples:"):
-            in_examples = True
-        elif in_examples and (match := _EXAMPLE_LINE.match(line)):
-            texts.append(match.group(1))
-        elif in_examples and stripped and not line.startswith(" "):
-            in_examples = False
-    return texts
-
-
 def utterances(per_language: int = PER_LANGUAGE) -> tuple[list[str], dict[str, str]]:
     """Return a fixed list of utterances, languages interleaved, and where each came from."""
     by_language: dict[str, list[str]] = {}
@@ -132,7 +111,7 @@ def utterances(per_language: int = PER_LANGUAGE) -> tuple[list[str], dict[str, s
         path = HELDOUT_DIR / f"{language}.yml"
         texts: list[str] = []
         with contextlib.suppress(OSError, UnicodeDecodeError):
-            texts = heldout_utterances(path)
+            texts = heldout_texts(path)
         if texts:
             step = max(1, len(texts) // per_language)
             by_language[language] = texts[::step][:per_language]
@@ -144,16 +123,6 @@ def utterances(per_language: int = PER_LANGUAGE) -> tuple[list[str], dict[str, s
     for index in range(max(len(texts) for texts in by_language.values())):
         mixed.extend(texts[index] for texts in by_language.values() if index < len(texts))
     return mixed, sources
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    """Return the `fraction` percentile of sorted values, interpolating linearly."""
-    if not sorted_values:
-        return float("nan")
-    position = fraction * (len(sorted_values) - 1)
-    low = int(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
 
 
 def summarize(
@@ -213,11 +182,6 @@ def resident_mib(pid: int) -> float:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             total += member.memory_info().rss
     return total / 2**20
-
-
-def progress(console: Console, message: str) -> None:
-    """Print one progress line on stderr."""
-    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
 
 
 def train_seconds(console: Console) -> float:
@@ -338,14 +302,6 @@ def render(results: dict[str, Any], console: Console) -> None:
     console.print(summary)
 
 
-def positive(value: str) -> int:
-    """Parse a positive integer option."""
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Return the command-line options."""
     parser = argparse.ArgumentParser(
@@ -364,20 +320,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
     parser.add_argument("--skip-train", action="store_true", help="do not measure the training time")
     return parser.parse_args(argv)
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt so that the server is stopped either way."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

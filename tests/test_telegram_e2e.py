@@ -6,15 +6,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram import Chat, Message, Update
 from telegram.ext import Application
 
 from bot.content.library import ContentLibrary
 from bot.dialogue.replies import FORGET_YES, LANGUAGE, TOPIC
-from bot.frontends.telegram import build_application, receiving
+from bot.frontends.telegram import PerChatUpdateProcessor, build_application, receiving
 from bot.nlu.intents import INTENTS
 from bot.nlu.server import RasaServer, free_port, latest_model
 from bot.services import Services
@@ -234,3 +236,26 @@ async def test_telegram_degrades_while_nlu_is_stopped_and_recovers(
             assert again.text != degraded.text  # understood again, without a restart of the bot
     finally:
         server.stop()
+
+
+async def test_per_chat_update_processor_keeps_one_chats_order_and_runs_chats_concurrently() -> None:
+    processor = PerChatUpdateProcessor(16)
+    events: list[str] = []
+
+    def update(chat_id: int, update_id: int) -> Update:
+        chat = Chat(chat_id, Chat.PRIVATE)
+        return Update(update_id, message=Message(update_id, datetime.now(UTC), chat))
+
+    async def work(name: str, delay: float) -> None:
+        events.append(f"start {name}")
+        await asyncio.sleep(delay)
+        events.append(f"end {name}")
+
+    await asyncio.gather(
+        processor.process_update(update(1, 1), work("a1", 0.2)),
+        processor.process_update(update(1, 2), work("a2", 0.0)),
+        processor.process_update(update(2, 3), work("b1", 0.0)),
+    )
+    assert events.index("end a1") < events.index("start a2")  # same chat: in order
+    assert events.index("end b1") < events.index("end a1")  # other chat: not held up
+    assert processor._chats == {}  # idle chats are forgotten

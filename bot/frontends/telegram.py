@@ -64,7 +64,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks: dict[int, asyncio.Lock] = {}
+        # chat id -> (its lock, how many updates of that chat are in flight)
+        self._chats: dict[int, tuple[asyncio.Lock, int]] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Await `coroutine` once earlier updates of the same chat are done."""
@@ -72,13 +73,17 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         if chat is None:
             await coroutine
             return
-        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        lock, waiting = self._chats.get(chat.id, (asyncio.Lock(), 0))
+        self._chats[chat.id] = (lock, waiting + 1)
         try:
             async with lock:
                 await coroutine
         finally:
-            if not lock.locked() and not getattr(lock, "_waiters", None):
-                self._locks.pop(chat.id, None)
+            lock, waiting = self._chats[chat.id]
+            if waiting == 1:
+                del self._chats[chat.id]  # idle chats hold no memory
+            else:
+                self._chats[chat.id] = (lock, waiting - 1)
 
     async def initialize(self) -> None:
         """Nothing to allocate."""

@@ -58,7 +58,7 @@ run: models/.trained  ## serve the assistant on Telegram (TELEGRAM_BOT_TOKEN)
 	$(VENV)/bot run
 
 eval: models/.trained  ## accuracy per language on the held-out split, vs Rasa's default pipeline
-	$(RASA)/python -m nlu.evaluate
+	$(RASA)/python -m nlu.evaluate $(EVAL_ARGS)
 
 bench-nlu: models/.trained  ## NLU latency, concurrency, memory, start-up and training time
 	$(VENV)/python -m benchmarks.nlu

@@ -1,0 +1,76 @@
+"""Check the NLU training data of one language before it is trained on.
+
+Usage: .venv/bin/python scripts/check_nlu_data.py fa
+
+Reports files that do not load, examples that appear twice (after normalisation, within
+or across intents), and how many training examples also occur in the held-out split
+(by line number only: the held-out texts are never printed, so nobody writes towards them).
+Exits 1 when anything is wrong.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from bot.nlu.normalize import normalize
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def examples(path: Path) -> list[tuple[str, str, int]]:
+    """(intent, text, line number) of every example in one Rasa NLU file."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    found: list[tuple[str, str, int]] = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for block in document.get("nlu", []):
+        for raw in str(block["examples"]).splitlines():
+            text = raw.strip().removeprefix("- ").strip()
+            if not text:
+                continue
+            number = next((i + 1 for i, line in enumerate(lines) if line.strip() == raw.strip()), 0)
+            found.append((block["intent"], text, number))
+    return found
+
+
+def main(language: str) -> int:
+    problems = 0
+    seen: dict[str, list[tuple[str, Path, int]]] = defaultdict(list)
+    for path in sorted((ROOT / "nlu_data" / language).glob("*.yml")):
+        try:
+            items = examples(path)
+        except Exception as error:  # noqa: BLE001 - report any unreadable file
+            print(f"{path.relative_to(ROOT)}: does not load: {error}")
+            problems += 1
+            continue
+        if path.stem != items[0][0] if items else True:
+            print(f"{path.relative_to(ROOT)}: intent does not match the file name")
+            problems += 1
+        for intent, text, number in items:
+            seen[normalize(text)].append((intent, path, number))
+    for key, where in seen.items():
+        if len(where) > 1:
+            places = ", ".join(f"{p.relative_to(ROOT)}:{n} ({i})" for i, p, n in where)
+            print(f"duplicate after normalisation: {places}")
+            problems += 1
+    heldout = ROOT / "eval" / "heldout" / f"{language}.yml"
+    if heldout.exists():
+        held = {normalize(text) for _, text, _ in examples(heldout)}
+        for key, where in seen.items():
+            if key in held:
+                places = ", ".join(f"{p.relative_to(ROOT)}:{n}" for _, p, n in where)
+                print(f"also in the held-out split (rewrite or delete it): {places}")
+                problems += 1
+    counts: dict[str, int] = defaultdict(int)
+    for where in seen.values():
+        for intent, _, _ in where:
+            counts[intent] += 1
+    print(f"{language}: {sum(counts.values())} examples in {len(counts)} intents, {problems} problem(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

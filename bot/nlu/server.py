@@ -53,6 +53,10 @@ def rasa_environment() -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     env.setdefault("PYTHONWARNINGS", "ignore")  # Rasa's own dependencies' deprecation noise
+    # One parse is a few small matrix products: TensorFlow's thread pools only make the
+    # server compete with the assistant for the cores.
+    env.setdefault("TF_INTRA_OP_PARALLELISM_THREADS", "1")
+    env.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
     return env
 
 

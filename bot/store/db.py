@@ -7,13 +7,13 @@ when the user was last seen. No message text and no phone numbers.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
-from sqlite_utils.db import NotFoundError, Table
+from sqlite_utils.db import Table
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("assistant")
@@ -92,6 +92,14 @@ def _user(row: dict[str, Any]) -> User:
     )
 
 
+_FIELDS = tuple(field.name for field in fields(User))
+_COLUMNS = ", ".join(_FIELDS)
+_UPSERT = (
+    f"INSERT INTO users ({_COLUMNS}) VALUES ({', '.join('?' for _ in _FIELDS)}) "
+    f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in _FIELDS if n != 'id')}"
+)
+
+
 class Store:
     """Users' preferences and conversation state in one SQLite file."""
 
@@ -118,10 +126,9 @@ class Store:
 
     def get_user(self, user_id: str) -> User | None:
         """Return the stored user, or None if we know nothing of them."""
-        try:
-            return _user(self._users.get(user_id))
-        except NotFoundError:
-            return None
+        cursor = self.db.execute(f"SELECT {_COLUMNS} FROM users WHERE id = ?", [user_id])
+        row = cursor.fetchone()
+        return None if row is None else _user(dict(zip(_FIELDS, row, strict=True)))
 
     def load_user(self, user_id: str) -> User:
         """Return the stored user, or a new one (not yet saved)."""
@@ -134,7 +141,9 @@ class Store:
         row = asdict(user)
         for flag in ("language_chosen", "privacy_shown", "active"):
             row[flag] = int(row[flag])
-        self._users.upsert(row, pk="id")
+        # One prepared statement: sqlite-utils' upsert inspects the table on every call,
+        # which cost more than the write itself on each message.
+        self.db.execute(_UPSERT, [row[name] for name in _FIELDS])
         return user
 
     def forget_user(self, user_id: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 from typing import Any, Self
@@ -84,20 +85,29 @@ def parse_response(payload: Any) -> Prediction:
 
 
 class NLUClient:
-    """Parses messages through one pooled HTTP connection to the NLU server."""
+    """Parses messages through a few pooled HTTP connections to the NLU server.
+
+    Rasa parses one message at a time, so a few requests in flight keep it busy; the rest
+    wait here, in order, on a semaphore. (Waiting inside httpx's pool instead costs CPU
+    for every queued request each time a connection frees up.) `timeout` bounds the wait
+    and the request together: a busy or slow server is reported as unavailable in time.
+    """
 
     def __init__(
         self,
         base_url: str,
         *,
         timeout: float = 2.0,
+        max_in_flight: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._in_flight = asyncio.Semaphore(max_in_flight)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
             transport=transport,
         )
 
@@ -107,10 +117,12 @@ class NLUClient:
         if not has_words(text):
             return EMPTY_PREDICTION
         try:
-            response = await self._http.post("/model/parse", json={"text": text})
+            async with asyncio.timeout(self.timeout):
+                async with self._in_flight:
+                    response = await self._http.post("/model/parse", json={"text": text})
             response.raise_for_status()
             payload = response.json()
-        except httpx.TimeoutException as error:
+        except (TimeoutError, httpx.TimeoutException) as error:
             raise NLUUnavailable("the NLU service did not answer in time") from error
         except httpx.HTTPStatusError as error:
             raise NLUUnavailable(f"the NLU service answered {error.response.status_code}") from error

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.content.library import ContentLibrary
 from bot.dialogue.core import Dialogue, Policy
+from bot.nlu.cache import CachedNLU
 from bot.nlu.client import NLUClient
 from bot.nlu.resilient import ResilientNLU
 from bot.settings import Settings
@@ -30,7 +31,7 @@ class Services:
         client = NLUClient(nlu_url, timeout=settings.nlu_timeout)
         dialogue = Dialogue(
             library,
-            ResilientNLU(client),
+            CachedNLU(ResilientNLU(client), max_entries=settings.nlu_cache_size),
             store,
             default_language=settings.default_language,
             policy=Policy(

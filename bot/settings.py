@@ -57,6 +57,7 @@ class Settings:
     models_dir: Path = DEFAULT_MODELS
     rasa_venv: Path = DEFAULT_RASA_VENV
     nlu_timeout: float = 2.0
+    nlu_cache_size: int = 5000
     user_messages_per_minute: int = 20
     retention_days: int = 180
     outbound_messages_per_second: float = 30.0
@@ -103,6 +104,7 @@ class Settings:
             models_dir=Path(env.get("MODELS_DIR", "") or DEFAULT_MODELS),
             rasa_venv=Path(env.get("RASA_VENV", "") or DEFAULT_RASA_VENV),
             nlu_timeout=_number(env, "NLU_TIMEOUT", 2.0, 0.1, 30.0),
+            nlu_cache_size=int(_number(env, "NLU_CACHE_SIZE", 5000, 0, 1_000_000)),
             user_messages_per_minute=int(_number(env, "USER_MESSAGES_PER_MINUTE", 20, 1, 600)),
             retention_days=int(_number(env, "RETENTION_DAYS", 180, 1, 3650)),
             outbound_messages_per_second=_number(env, "OUTBOUND_MESSAGES_PER_SECOND", 30, 1, 1000),

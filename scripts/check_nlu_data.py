@@ -42,7 +42,7 @@ def main(language: str) -> int:
     for path in sorted((ROOT / "nlu_data" / language).glob("*.yml")):
         try:
             items = examples(path)
-        except Exception as error:  # noqa: BLE001 - report any unreadable file
+        except Exception as error:  # any unreadable file is reported, not raised
             print(f"{path.relative_to(ROOT)}: does not load: {error}")
             problems += 1
             continue
@@ -51,7 +51,7 @@ def main(language: str) -> int:
             problems += 1
         for intent, text, number in items:
             seen[normalize(text)].append((intent, path, number))
-    for key, where in seen.items():
+    for where in seen.values():
         if len(where) > 1:
             places = ", ".join(f"{p.relative_to(ROOT)}:{n} ({i})" for i, p, n in where)
             print(f"duplicate after normalisation: {places}")

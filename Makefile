@@ -30,7 +30,7 @@ setup: .venv/.setup-done  ## build .venv (assistant) and .venv-rasa (NLU) from t
 train: models/.trained  ## train the NLU model into models/ (skipped when nothing changed)
 
 models/.trained: $(NLU_INPUTS) | .venv/.setup-done
-	$(RASA)/rasa train nlu --config config.yml --nlu nlu_data --out models --quiet
+	$(RASA)/python -m nlu.train --out models
 	ls -t models/*.tar.gz | tail -n +4 | xargs -r rm --
 	touch $@
 

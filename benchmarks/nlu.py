@@ -3,7 +3,8 @@
 Starts `rasa run --enable-api` on a free port from the newest model in models/, parses a
 fixed set of real utterances (fa, fr, nl, en, from eval/heldout/) through the HTTP API with
 one client and with several concurrent clients, measures the server's resident memory and,
-unless --skip-train, the time of a full `rasa train nlu`. Prints a table and writes
+unless --skip-train, the time of a full training as `make train` runs it (`python -m nlu.train`).
+Prints a table and writes
 reports/bench-nlu.json. The server is stopped at the end, on Ctrl-C and on errors.
 
     .venv/bin/python -m benchmarks.nlu [--requests 300] [--clients 8]
@@ -185,15 +186,11 @@ def resident_mib(pid: int) -> float:
 
 
 def train_seconds(console: Console) -> float:
-    """Time a full `rasa train nlu` into a temporary directory, as `make train` runs it."""
+    """Time a full training (`python -m nlu.train`) into a temporary directory, as `make train` runs it."""
     with tempfile.TemporaryDirectory(prefix="bench-nlu-") as scratch:
         env = rasa_environment()
-        # `rasa train nlu` has no --force: an empty training cache makes it train every
-        # component from scratch, as --force does for `rasa train`.
-        env["RASA_CACHE_DIRECTORY"] = str(Path(scratch) / "cache")
         command = [
-            str(RASA_VENV / "bin" / "rasa"), "train", "nlu", "--config", "config.yml",
-            "--nlu", "nlu_data", "--out", str(Path(scratch) / "models"), "--quiet",
+            str(RASA_VENV / "bin" / "python"), "-m", "nlu.train", "--out", str(Path(scratch) / "models"),
         ]  # fmt: skip
         log_path = Path(scratch) / "train.log"
         started = time.perf_counter()
@@ -208,7 +205,7 @@ def train_seconds(console: Console) -> float:
                 start_new_session=True,
             )
             try:
-                with console.status("training (rasa train nlu, from scratch)…"):
+                with console.status("training (make train, from scratch)…"):
                     code = process.wait()
             finally:
                 if process.poll() is None:
@@ -218,7 +215,7 @@ def train_seconds(console: Console) -> float:
         seconds = time.perf_counter() - started
         if code != 0 or not list((Path(scratch) / "models").glob("*.tar.gz")):
             tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]
-            raise RuntimeError("rasa train nlu failed:\n" + "\n".join(tail))
+            raise RuntimeError("training failed:\n" + "\n".join(tail))
         return seconds
 
 
@@ -288,7 +285,7 @@ def render(results: dict[str, Any], console: Console) -> None:
         ("resident memory after start-up", f"{results['memory_mib_after_startup']:.0f} MiB"),
         ("resident memory after the load", f"{results['memory_mib_after_load']:.0f} MiB"),
         (
-            "training time (rasa train nlu, from scratch)",
+            "training time (make train: full training, from scratch)",
             "skipped (--skip-train)" if training is None else f"{training:.1f} s",
         ),
     ]
@@ -353,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["training_seconds"] = None
             if not args.skip_train:
                 results["load_average_1min_at_training"] = round(os.getloadavg()[0], 2)
-                progress(err, "timing a full training (rasa train nlu into a temporary dir)")
+                progress(err, "timing a full training (make train into a temporary dir)")
                 results["training_seconds"] = train_seconds(err)
                 progress(err, f"trained in {results['training_seconds']:.1f} s")
     except KeyboardInterrupt:
@@ -365,8 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["training_command"] = (
         None
         if args.skip_train
-        else "rasa train nlu --config config.yml --nlu nlu_data "
-        "(empty RASA_CACHE_DIRECTORY, Makefile RASA environment)"
+        else "python -m nlu.train (as make train: full training of config.yml on nlu_data/)"
     )
     REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
     REPORT_PATH.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

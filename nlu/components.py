@@ -42,9 +42,8 @@ LANGUAGE = "language"
 LANGUAGE_RANKING = "language_ranking"
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
-class TextNormalizer(GraphComponent):
-    """Rewrites each message's text into the canonical form of `bot.nlu.normalize`."""
+class _MessageRewriter(GraphComponent):
+    """A stateless step that rewrites training examples and parsed messages alike."""
 
     @classmethod
     def create(
@@ -53,31 +52,40 @@ class TextNormalizer(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> TextNormalizer:
+    ) -> _MessageRewriter:
         """Create the component (it has no state)."""
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Normalise every training example."""
+        """Rewrite every training example."""
         for example in training_data.training_examples:
-            self._normalize(example)
+            self._rewrite(example)
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Normalise messages to parse, exactly as the training examples were."""
+        """Rewrite messages to parse, exactly as the training examples were."""
         for message in messages:
-            self._normalize(message)
+            self._rewrite(message)
         return messages
 
     @staticmethod
-    def _normalize(message: Message) -> None:
+    def _rewrite(message: Message) -> None:
+        raise NotImplementedError
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
+class TextNormalizer(_MessageRewriter):
+    """Rewrites each message's text into the canonical form of `bot.nlu.normalize`."""
+
+    @staticmethod
+    def _rewrite(message: Message) -> None:
         text = message.get(TEXT)
         if isinstance(text, str):
             message.set(TEXT, normalize(text))
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class SentenceFeaturesOnly(GraphComponent):
+class SentenceFeaturesOnly(_MessageRewriter):
     """Keeps the sentence-level n-gram counts of the text and shrinks the token-level ones.
 
     With no transformer layer, DIET's intent prediction reads only the sentence-level
@@ -87,31 +95,8 @@ class SentenceFeaturesOnly(GraphComponent):
     Put it after the featurizers and before DIET; keep `number_of_transformer_layers: 0`.
     """
 
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> SentenceFeaturesOnly:
-        """Create the component (it has no state)."""
-        return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Shrink the token-level features of every training example."""
-        for example in training_data.training_examples:
-            self._shrink(example)
-        return training_data
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        """Shrink the token-level features of messages to parse, as in training."""
-        for message in messages:
-            self._shrink(message)
-        return messages
-
     @staticmethod
-    def _shrink(message: Message) -> None:
+    def _rewrite(message: Message) -> None:
         tokens = 0
         kept = []
         for feature in message.features:

@@ -1,0 +1,106 @@
+"""The custom Rasa components of `config.yml`, run in the Rasa environment (Python 3.10)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from bot.nlu.server import rasa_environment
+from bot.settings import DEFAULT_RASA_VENV, PROJECT_ROOT
+
+_SCRIPT = """
+import json, tempfile
+from pathlib import Path
+import numpy as np, scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from nlu.components import LinearIntentBlender, LinearModel, SentenceFeaturesOnly, sentence_row
+
+out = {}
+
+def featurized(tokens, width, intent=None):
+    message = Message.build(text=" ".join("w" for _ in range(tokens)), intent=intent)
+    message.features = [
+        Features(sp.coo_matrix(np.ones((tokens, width))), "sequence", "text", "words"),
+        Features(sp.coo_matrix(np.arange(width, dtype=float).reshape(1, width)), "sentence", "text", "words"),
+        Features(sp.coo_matrix(np.ones((1, 3))), "sentence", "text", "chars"),
+    ]
+    return message
+
+# SentenceFeaturesOnly: same result for training and parsing; sentence features kept whole.
+shrink = SentenceFeaturesOnly()
+trained = shrink.process_training_data(TrainingData([featurized(4, 50, "greet")])).training_examples[0]
+[parsed] = shrink.process([featurized(4, 50)])
+out["shapes"] = [[[f.type, list(f.features.shape)] for f in m.features] for m in (trained, parsed)]
+out["row"] = sentence_row(parsed).toarray().ravel().tolist()
+
+# LinearModel: numpy scoring equals scikit-learn's on the same weighted rows; save/load.
+rng = np.random.default_rng(0)
+rows = sp.csr_matrix(rng.poisson(0.3, size=(60, 40)).astype(float))
+labels = [["a", "b", "c"][i % 3] for i in range(60)]
+for i, label in enumerate(labels):
+    rows[i, {"a": 0, "b": 1, "c": 2}[label]] += 3
+rows = sp.csr_matrix(rows)
+model = LinearModel.fit(rows, labels, 10.0)
+reference = LogisticRegression(C=10.0, max_iter=100).fit(LinearModel._weigh(rows, model.idf), labels)
+ours = np.array([model.probabilities(rows[i]) for i in range(5)])
+theirs = reference.predict_proba(LinearModel._weigh(rows[:5], model.idf))
+out["max_difference"] = float(np.abs(ours - theirs).max())
+out["uniform_on_empty"] = model.probabilities(sp.csr_matrix((1, 40))).tolist()
+with tempfile.TemporaryDirectory() as directory:
+    model.save(Path(directory))
+    again = LinearModel.load(Path(directory))
+out["reloaded_same"] = bool(np.allclose(again.probabilities(rows[0]), model.probabilities(rows[0])))
+out["classes"] = again.classes
+
+# LinearIntentBlender: averages DIET's ranking with the linear model's.
+blender = LinearIntentBlender({"C": 10.0, "diet_weight": 0.5, "ranking_length": 2}, None, None, model)
+message = Message.build(text="x")
+message.features = [Features(sp.coo_matrix(rows[1]), "sentence", "text", "words")]
+linear = dict(zip(model.classes, model.probabilities(rows[1]).tolist()))
+message.set("intent_ranking", [{"name": "a", "confidence": 1.0}, {"name": "b", "confidence": 0.0}])
+blender.process([message])
+out["linear"] = linear
+out["intent"] = message.get("intent")
+out["ranking"] = message.get("intent_ranking")
+print(json.dumps(out))
+"""
+
+
+def _run() -> dict[str, Any]:
+    result = subprocess.run(
+        [str(DEFAULT_RASA_VENV / "bin" / "python"), "-c", _SCRIPT],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=rasa_environment(),
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    outputs: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return outputs
+
+
+def test_custom_components_in_rasa() -> None:
+    out = _run()
+    # Token-level features shrink to one column per token, the same in training and parsing;
+    # every sentence-level feature is kept, side by side in one row.
+    expected = [["sentence", [1, 50]], ["sentence", [1, 3]], ["sequence", [4, 1]]]
+    assert out["shapes"] == [expected, expected]
+    assert out["row"] == [*map(float, range(50)), 1.0, 1.0, 1.0]
+    # The hand-written scoring is scikit-learn's logistic regression, and survives a reload.
+    assert out["max_difference"] < 1e-4
+    assert out["uniform_on_empty"] == pytest.approx([1 / 3] * 3)
+    assert out["reloaded_same"] and out["classes"] == ["a", "b", "c"]
+    # The blend is the weighted mean of both rankings, cut to `ranking_length`.
+    blended = {name: 0.5 * p + 0.5 * {"a": 1.0}.get(name, 0.0) for name, p in out["linear"].items()}
+    best = sorted(blended.items(), key=lambda pair: pair[1], reverse=True)
+    assert [entry["name"] for entry in out["ranking"]] == [name for name, _ in best[:2]]
+    assert out["intent"]["name"] == best[0][0]
+    assert abs(out["intent"]["confidence"] - best[0][1]) < 1e-6

@@ -19,6 +19,7 @@ def test_settings_defaults_run_the_console_without_any_variable() -> None:
     assert settings.telegram_base_url == DEFAULT_TELEGRAM_BASE_URL
     assert settings.rasa_url is None
     assert settings.default_language == "en"
+    assert settings.nlu_cache_size == 5000
 
 
 def test_settings_read_every_variable() -> None:
@@ -26,13 +27,14 @@ def test_settings_read_every_variable() -> None:
         "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": "http://127.0.0.1:8081/bot/",
         "RASA_URL": "http://127.0.0.1:5005", "DATABASE_PATH": "/tmp/x.db", "DEFAULT_LANGUAGE": "FA",
         "USER_MESSAGES_PER_MINUTE": "5", "WEBHOOK_URL": "https://bot.example.org",
-        "WEBHOOK_SECRET": "s3cret-s3cret-s3cret",
+        "WEBHOOK_SECRET": "s3cret-s3cret-s3cret", "NLU_CACHE_SIZE": "0",
     })  # fmt: skip
     assert settings.require_token() == TOKEN
     assert settings.telegram_base_url == "http://127.0.0.1:8081/bot"
     assert settings.database_path == Path("/tmp/x.db")
     assert (settings.default_language, settings.user_messages_per_minute) == ("fa", 5)
     assert settings.webhook_url == "https://bot.example.org"
+    assert settings.nlu_cache_size == 0
 
 
 @pytest.mark.parametrize(
@@ -45,6 +47,7 @@ def test_settings_read_every_variable() -> None:
         ({"WEBHOOK_URL": "http://insecure.example.org"}, "https://"),
         ({"WEBHOOK_URL": "https://bot.example.org"}, "WEBHOOK_SECRET"),
         ({"NLU_TIMEOUT": "0"}, "NLU_TIMEOUT"),
+        ({"NLU_CACHE_SIZE": "-1"}, "NLU_CACHE_SIZE"),
     ],
 )
 def test_settings_reject_bad_values_with_a_clear_message(env: dict[str, str], message: str) -> None:

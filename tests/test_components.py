@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any
 
 import pytest
 
-from bot.nlu.server import rasa_environment
-from bot.settings import DEFAULT_RASA_VENV, PROJECT_ROOT
+from tests.rasa_python import run_json
 
 _SCRIPT = """
 import json, tempfile
@@ -72,23 +69,8 @@ print(json.dumps(out))
 """
 
 
-def _run() -> dict[str, Any]:
-    result = subprocess.run(
-        [str(DEFAULT_RASA_VENV / "bin" / "python"), "-c", _SCRIPT],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        env=rasa_environment(),
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    outputs: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return outputs
-
-
 def test_custom_components_in_rasa() -> None:
-    out = _run()
+    out: dict[str, Any] = run_json(_SCRIPT)
     # Token-level features shrink to one column per token, the same in training and parsing;
     # every sentence-level feature is kept, side by side in one row.
     expected = [["sentence", [1, 50]], ["sentence", [1, 3]], ["sequence", [4, 1]]]

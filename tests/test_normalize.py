@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from bot.nlu.normalize import normalize
-from bot.nlu.server import rasa_environment
-from bot.settings import DEFAULT_RASA_VENV, PROJECT_ROOT
+from tests.rasa_python import run_json
 
 
 @pytest.mark.parametrize(
@@ -60,16 +58,5 @@ print(json.dumps({"training": trained, "parsing": parsed}))
 
 def test_normalize_rasa_component_gives_training_and_parsing_the_same_text() -> None:
     texts = ["می‌خوام برگردم", "ميخوام برگردم", "Où est l'aéroport 😀", "salaaaam ۱۸"]
-    result = subprocess.run(
-        [str(DEFAULT_RASA_VENV / "bin" / "python"), "-c", _RASA_SCRIPT],
-        input=json.dumps(texts),
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        env=rasa_environment(),
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    outputs = json.loads(result.stdout.strip().splitlines()[-1])
+    outputs = run_json(_RASA_SCRIPT, json.dumps(texts))
     assert outputs["training"] == outputs["parsing"] == [normalize(text) for text in texts]

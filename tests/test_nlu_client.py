@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from bot.nlu.client import MAX_PARSE_CHARS, NLUClient, NLUUnavailable
+from bot.nlu.client import MAX_PARSE_CHARS, NLUClient, NLUUnavailable, Prediction
 from bot.nlu.intents import FALLBACK_INTENT
 from bot.nlu.server import free_port
 
@@ -104,6 +104,41 @@ async def test_nlu_client_raises_unavailable_when_the_server_is_slow() -> None:
     async with TinyServer(slow) as url, NLUClient(url, timeout=0.3) as client:
         with pytest.raises(NLUUnavailable, match="in time"):
             await client.parse("hello")
+
+
+async def test_nlu_client_keeps_a_few_requests_in_flight_and_queues_the_rest() -> None:
+    in_flight, most = 0, 0
+
+    async def counted(body: bytes) -> tuple[int, bytes]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return await ok(body)
+
+    server = TinyServer(counted)
+    async with server as url, NLUClient(url, max_in_flight=2) as client:
+        predictions = await asyncio.gather(*(client.parse("hello") for _ in range(10)))
+    assert [p.intent for p in predictions] == ["greet"] * 10
+    assert most == 2
+    assert server.connections <= 2
+
+
+async def test_nlu_client_counts_the_wait_in_the_queue_against_the_timeout() -> None:
+    async def slow(body: bytes) -> tuple[int, bytes]:
+        await asyncio.sleep(0.25)
+        return await ok(body)
+
+    async with TinyServer(slow) as url, NLUClient(url, timeout=0.4, max_in_flight=1) as client:
+        started = asyncio.get_running_loop().time()
+        first, second = await asyncio.gather(
+            client.parse("hello"), client.parse("hello again"), return_exceptions=True
+        )
+        waited = asyncio.get_running_loop().time() - started
+    assert isinstance(first, Prediction)
+    assert isinstance(second, NLUUnavailable)  # 0.25 s queued + 0.25 s parse > 0.4 s
+    assert waited < 0.6
 
 
 async def test_nlu_client_raises_unavailable_on_a_server_error() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,7 +202,7 @@ def sentence_row(message: Message) -> scipy.sparse.csr_matrix | None:
 
 
 def training_rows(
-    training_data: TrainingData, label_of: Any
+    training_data: TrainingData, label_of: Callable[[Message], str | None]
 ) -> tuple[scipy.sparse.csr_matrix | None, list[str]]:
     """Sentence features and labels of the examples `label_of` names a label for."""
     rows, labels = [], []
@@ -260,7 +261,7 @@ class _LinearComponent(GraphComponent):
             logger.warning("%s: no model in this archive; it does nothing.", cls.__name__)
         return cls(config, model_storage, resource, model)
 
-    def _fit(self, training_data: TrainingData, label_of: Any) -> Resource:
+    def _fit(self, training_data: TrainingData, label_of: Callable[[Message], str | None]) -> Resource:
         rows, labels = training_rows(training_data, label_of)
         if rows is None or len(set(labels)) < 2:
             logger.warning("%s: fewer than two labels to learn; it does nothing.", type(self).__name__)

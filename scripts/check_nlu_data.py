@@ -23,9 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def examples(path: Path) -> list[tuple[str, str, int]]:
     """(intent, text, line number) of every example in one Rasa NLU file."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    source = path.read_text(encoding="utf-8")
+    document = yaml.safe_load(source)
     found: list[tuple[str, str, int]] = []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = source.splitlines()
     for block in document.get("nlu", []):
         for raw in str(block["examples"]).splitlines():
             text = raw.strip().removeprefix("- ").strip()
@@ -46,7 +47,10 @@ def main(language: str) -> int:
             print(f"{path.relative_to(ROOT)}: does not load: {error}")
             problems += 1
             continue
-        if path.stem != items[0][0] if items else True:
+        if not items:
+            print(f"{path.relative_to(ROOT)}: no examples")
+            problems += 1
+        elif {intent for intent, _, _ in items} != {path.stem}:
             print(f"{path.relative_to(ROOT)}: intent does not match the file name")
             problems += 1
         for intent, text, number in items:

@@ -7,7 +7,7 @@ when the user was last seen. No message text and no phone numbers.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -138,12 +138,9 @@ class Store:
     def save_user(self, user: User) -> User:
         """Store `user`, stamping when they were last seen."""
         user = user.but(last_seen_at=utcnow().isoformat(timespec="seconds"))
-        row = asdict(user)
-        for flag in ("language_chosen", "privacy_shown", "active"):
-            row[flag] = int(row[flag])
         # One prepared statement: sqlite-utils' upsert inspects the table on every call,
-        # which cost more than the write itself on each message.
-        self.db.execute(_UPSERT, [row[name] for name in _FIELDS])
+        # which cost more than the write itself on each message. (sqlite3 stores bools as 0/1.)
+        self.db.execute(_UPSERT, [getattr(user, name) for name in _FIELDS])
         return user
 
     def forget_user(self, user_id: str) -> bool:

@@ -57,8 +57,9 @@ chat: models/.trained  ## talk to the assistant in this terminal
 run: models/.trained  ## serve the assistant on Telegram (TELEGRAM_BOT_TOKEN)
 	$(VENV)/bot run
 
-eval: models/.trained  ## accuracy per language on the held-out split, vs Rasa's default pipeline
-	$(RASA)/python -m nlu.evaluate $(EVAL_ARGS)
+eval: models/.trained  ## accuracy per language on the held-out and test splits, vs Rasa's default pipeline
+	$(RASA)/python -m nlu.evaluate --split heldout $(EVAL_ARGS)
+	$(RASA)/python -m nlu.evaluate --split test $(EVAL_ARGS)
 
 bench-nlu: models/.trained  ## NLU latency, concurrency, memory, start-up and training time
 	$(VENV)/python -m benchmarks.nlu

@@ -1,10 +1,12 @@
-"""`make eval`: our NLU pipeline against Rasa's default one, on the held-out split.
+"""`make eval`: our NLU pipeline against Rasa's default one, on a split nobody trains on.
 
 Trains `config.yml` (ours) and the config `rasa init` writes (Rasa's default pipeline) on
-`nlu_data/`, parses every example of `eval/heldout/<lang>.yml` with each model in-process,
+`nlu_data/`, parses every example of `eval/<split>/<lang>.yml` with each model in-process,
 and reports accuracy, macro-F1, confident wrong answers, fallbacks and answer-language
-accuracy per language, side by side. Writes `reports/eval.json`, `reports/errors.tsv` and
-the confusion matrices. A measurement, not a gate: exits 0 whatever the figures (1 when a
+accuracy per language, side by side. Two splits: `heldout`, on which the pipeline was
+tuned (thresholds, weights), and `test`, written later and never tuned on. Writes
+`reports/eval.json`, `reports/errors.tsv` and the confusion matrices (with a `-test`
+suffix for the test split). A measurement, not a gate: exits 0 whatever the figures (1 when a
 training failed, 2 when there is nothing to train or evaluate on).
 
 Runs in the Rasa environment (Python 3.10):
@@ -41,7 +43,7 @@ from bot.nlu.normalize import normalize  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NLU_DATA = ROOT / "nlu_data"
-HELDOUT = ROOT / "eval" / "heldout"
+SPLITS = ("heldout", "test")
 REPORTS = ROOT / "reports"
 MODELS = REPORTS / "models"
 OUR_CONFIG = ROOT / "config.yml"
@@ -127,16 +129,17 @@ def load_training_texts() -> tuple[int, set[str]]:
     return len(data.intent_examples), texts
 
 
-def load_heldout() -> tuple[list[Example], dict[str, dict[str, Any]]]:
-    """Load every held-out file with Rasa's loader; missing or broken files are reported."""
+def load_heldout(split: str = "heldout") -> tuple[list[Example], dict[str, dict[str, Any]]]:
+    """Load every file of `eval/<split>/` with Rasa's loader; missing or broken ones are reported."""
     from rasa.shared.nlu.training_data.loading import load_data
 
     files: dict[str, dict[str, Any]] = {}
     examples: list[Example] = []
-    paths = {p.stem: p for p in sorted(HELDOUT.glob("*.yml"))} if HELDOUT.is_dir() else {}
+    folder = ROOT / "eval" / split
+    paths = {p.stem: p for p in sorted(folder.glob("*.yml"))} if folder.is_dir() else {}
     for language in (*LANGUAGES, *sorted(set(paths) - set(LANGUAGES))):
         path = paths.get(language)
-        relative = f"eval/heldout/{language}.yml"
+        relative = f"eval/{split}/{language}.yml"
         if path is None:
             files[language] = {"path": relative, "status": "missing", "examples": 0}
             progress(f"held-out {relative}: missing, {language} is not evaluated")
@@ -513,6 +516,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="retrain both pipelines even if their inputs did not change",
     )
     parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="heldout",
+        help="heldout: the split the pipeline was tuned on; test: never tuned on",
+    )
+    parser.add_argument(
         "--only",
         choices=["ours", "default"],
         help="evaluate one pipeline (Rasa's default takes long to train on 2 cores)",
@@ -546,15 +555,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    progress(f"loading training data ({len(data_files)} files) and the held-out split")
+    split = args.split
+    suffix = "" if split == "heldout" else f"-{split}"
+    progress(f"loading training data ({len(data_files)} files) and the {split} split")
     n_train, train_texts = load_training_texts()
     if not n_train:
         print("error: no training data: nlu_data/ holds no intent examples", file=sys.stderr)
         return 2
-    examples, heldout_files = load_heldout()
+    examples, heldout_files = load_heldout(split)
     if not examples:
         print(
-            "error: nothing to evaluate: no readable example in eval/heldout/<lang>.yml",
+            f"error: nothing to evaluate: no readable example in eval/{split}/<lang>.yml",
             file=sys.stderr,
         )
         return 2
@@ -586,15 +597,19 @@ def main(argv: list[str] | None = None) -> int:
     ours = next((p for p in pipelines if p.name == "ours"), None)
     outputs = []
     if ours is not None and ours.results:
-        n_errors = write_errors(ours.results, languages, REPORTS / "errors.tsv")
-        outputs.append(f"reports/errors.tsv ({n_errors} wrong predictions of our pipeline)")
-    pictures = {"ours": "confusion_matrix.png", "default": "confusion_matrix_default.png"}
+        errors = f"errors{suffix}.tsv"
+        n_errors = write_errors(ours.results, languages, REPORTS / errors)
+        outputs.append(f"reports/{errors} ({n_errors} wrong predictions of our pipeline)")
+    pictures = {
+        "ours": f"confusion_matrix{suffix}.png",
+        "default": f"confusion_matrix_default{suffix}.png",
+    }
     for pipeline in pipelines:
         filename = pictures[pipeline.name]
         if pipeline.results:
             accuracy = figures[pipeline.name][OVERALL]["accuracy"]
             title = (
-                f"{pipeline.name} pipeline — held-out {', '.join(languages)} "
+                f"{pipeline.name} pipeline — {split} split {', '.join(languages)} "
                 f"({len(pipeline.results)} examples, accuracy {accuracy:.3f})"
             )
             plot_confusion(pipeline.results, title, REPORTS / filename)
@@ -611,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
             "confident_wrong_rate_max_exclusive": TARGET_CONFIDENT_WRONG,
         },
         "training_examples": n_train,
+        "split": split,
         "heldout": {
             "files": heldout_files,
             "examples": len(examples),
@@ -633,19 +649,21 @@ def main(argv: list[str] | None = None) -> int:
             for p in pipelines
         },
     }
-    (REPORTS / "eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    outputs.insert(0, "reports/eval.json")
+    report_name = f"eval{suffix}.json"
+    (REPORTS / report_name).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    outputs.insert(0, f"reports/{report_name}")
 
     print()
     print(
-        f"NLU held-out evaluation — {len(examples)} examples ({', '.join(languages)}), "
+        f"NLU evaluation on the {split} split — {len(examples)} examples "
+        f"({', '.join(languages)}), "
         f"{n_train} training examples, {cores} CPU cores"
     )
     for language, info in heldout_files.items():
         if info["status"] != "ok":
             print(f"  note: {info['path']} {info['status']}: {language} not evaluated")
     if leaked:
-        print(f"  note: {len(leaked)} held-out examples also occur in nlu_data/ (once normalised)")
+        print(f"  note: {len(leaked)} {split} examples also occur in nlu_data/ (once normalised)")
     print()
     for line in report_table(figures, languages):
         print(line)

@@ -3,8 +3,9 @@
 Usage: .venv/bin/python scripts/check_nlu_data.py fa
 
 Reports files that do not load, examples that appear twice (after normalisation, within
-or across intents), and how many training examples also occur in the held-out split
-(by line number only: the held-out texts are never printed, so nobody writes towards them).
+or across intents), and training examples that also occur in the held-out split (by line
+number only: the held-out texts are never printed, so nobody writes towards them), and
+test-split examples (eval/test/) that also occur in the training data or the held-out split.
 Exits 1 when anything is wrong.
 """
 
@@ -61,12 +62,24 @@ def main(language: str) -> int:
             print(f"duplicate after normalisation: {places}")
             problems += 1
     heldout = ROOT / "eval" / "heldout" / f"{language}.yml"
-    if heldout.exists():
-        held = {normalize(text) for _, text, _ in examples(heldout)}
-        for key, where in seen.items():
+    held = {normalize(text) for _, text, _ in examples(heldout)} if heldout.exists() else set()
+    for key, where in seen.items():
+        if key in held:
+            places = ", ".join(f"{p.relative_to(ROOT)}:{n}" for _, p, n in where)
+            print(f"also in the held-out split (rewrite or delete it): {places}")
+            problems += 1
+    test = ROOT / "eval" / "test" / f"{language}.yml"
+    if test.exists():
+        # The test split is never tuned on, so its own line numbers may be shown.
+        for _, text, number in examples(test):
+            key = normalize(text)
+            where_test = f"{test.relative_to(ROOT)}:{number}"
+            if key in seen:
+                places = ", ".join(f"{p.relative_to(ROOT)}:{n}" for _, p, n in seen[key])
+                print(f"test example {where_test} is also training data at {places}")
+                problems += 1
             if key in held:
-                places = ", ".join(f"{p.relative_to(ROOT)}:{n}" for _, p, n in where)
-                print(f"also in the held-out split (rewrite or delete it): {places}")
+                print(f"test example {where_test} is also in the held-out split (rewrite it)")
                 problems += 1
     counts: dict[str, int] = defaultdict(int)
     for where in seen.values():

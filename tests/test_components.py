@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from bot.nlu.server import latest_model
+from bot.settings import DEFAULT_MODELS
 from tests.rasa_python import run_json
 
 _SCRIPT = """
@@ -86,3 +88,50 @@ def test_custom_components_in_rasa() -> None:
     assert [entry["name"] for entry in out["ranking"]] == [name for name, _ in best[:2]]
     assert out["intent"]["name"] == best[0][0]
     assert abs(out["intent"]["confidence"] - best[0][1]) < 1e-6
+
+
+_DIRECT_DIET_SCRIPT = """
+import asyncio, json, sys
+import numpy as np
+from rasa.core.agent import Agent
+from rasa.shared.nlu.training_data.message import Message
+from nlu.components import DirectDIETClassifier
+
+agent = Agent.load(sys.argv[1])
+nodes = agent.processor.graph_runner._instantiated_nodes
+names = list(nodes)
+diet_node = next(name for name in names if "DirectDIETClassifier" in name)
+diet = nodes[diet_node]._component
+before = names[: names.index(diet_node)]
+
+def featurized(text):
+    messages = [Message(data={"text": text})]
+    for name in before:
+        if name.startswith("run_"):
+            messages = nodes[name]._component.process(messages)
+    return messages[0]
+
+out = {"class": type(diet).__name__, "graph_before": diet._graph is not None, "pairs": []}
+texts = ["how much money do i get", "salam mikham bargardam iran", "c koi le programme stp",
+         "paspoort kwijt wat nu", "پاسپورت ندارم", "ok", "?"]
+for text in texts * 2:
+    message = featurized(text)
+    direct = diet._predict(message)
+    rasa = diet.model.run_inference(diet._create_model_data([message], training=False))
+    out["pairs"].append(float(np.max(np.abs(direct["i_scores"] - rasa["i_scores"]))))
+out["graph_after"] = bool(diet._graph)
+parsed = asyncio.run(agent.parse_message("how much money do i get"))
+out["intent"] = parsed["intent"]["name"]
+print(json.dumps(out))
+"""
+
+
+def test_direct_diet_scores_equal_rasas_path() -> None:
+    """DIET's direct graph call gives Rasa's own scores, and is really the path taken."""
+    script = _DIRECT_DIET_SCRIPT.replace("sys.argv[1]", repr(str(latest_model(DEFAULT_MODELS))))
+    out: dict[str, Any] = run_json(script)
+    assert out["class"] == "DirectDIETClassifier"
+    assert not out["graph_before"] and out["graph_after"]
+    assert len(out["pairs"]) == 14
+    assert max(out["pairs"]) < 1e-5
+    assert out["intent"] == "cash_support"

@@ -21,10 +21,10 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.shared.constants import DIAGNOSTIC_DATA
 from rasa.shared.nlu.constants import (
     FEATURE_TYPE_SENTENCE,
-    FEATURE_TYPE_SEQUENCE,
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
@@ -33,7 +33,6 @@ from rasa.shared.nlu.constants import (
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
-from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.data_generator import RasaDataGenerator
@@ -90,30 +89,37 @@ class TextNormalizer(_MessageRewriter):
             message.set(TEXT, normalize(text))
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class SentenceFeaturesOnly(_MessageRewriter):
-    """Keeps the sentence-level n-gram counts of the text and shrinks the token-level ones.
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
+    """Rasa's CountVectorsFeaturizer, minus the token-level n-grams nothing reads.
 
     With no transformer layer, DIET's intent prediction reads only the sentence-level
-    features: its token-level inputs reach nothing. DIET still insists on having them, so
-    each token gets one constant feature instead of tens of thousands of n-gram columns,
-    which makes training and parsing much cheaper without changing what DIET can learn.
-    Put it after the featurizers and before DIET; keep `number_of_transformer_layers: 0`.
+    features of the text, and so do the linear models below: token-level n-gram counts
+    reach nothing. Rasa still computes them, one vectorizer call per token, and DIET still
+    insists on having some. So this featurizer keeps Rasa's vocabulary, training and
+    sentence-level counts of the text unchanged and gives each token one constant feature
+    instead. Other attributes (intent labels) are featurized as Rasa does.
+    Keep `number_of_transformer_layers: 0` in DIET with it.
     """
 
-    @staticmethod
-    def _rewrite(message: Message) -> None:
-        tokens = 0
-        kept = []
-        for feature in message.features:
-            if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SEQUENCE:
-                tokens = max(tokens, feature.features.shape[0])
-            else:
-                kept.append(feature)
-        if tokens:
-            ones = scipy.sparse.coo_matrix(np.ones((tokens, 1), dtype=np.float32))
-            kept.append(Features(ones, FEATURE_TYPE_SEQUENCE, TEXT, "SentenceFeaturesOnly"))
-        message.features = kept
+    def _create_features(
+        self, attribute: str, all_tokens: list[list[str]]
+    ) -> tuple[list[scipy.sparse.spmatrix | None], list[scipy.sparse.spmatrix | None]]:
+        vectorizer = self.vectorizers.get(attribute)
+        if attribute != TEXT or not vectorizer:
+            return super()._create_features(attribute, all_tokens)
+        sequences: list[scipy.sparse.spmatrix | None] = []
+        sentences: list[scipy.sparse.spmatrix | None] = []
+        for tokens in all_tokens:
+            if not tokens:
+                sequences.append(None)
+                sentences.append(None)
+                continue
+            sentence = vectorizer.transform([" ".join(tokens)])
+            sentence.sort_indices()
+            sentences.append(sentence.tocoo())
+            sequences.append(scipy.sparse.coo_matrix(np.ones((len(tokens), 1), dtype=np.float32)))
+        return sequences, sentences
 
 
 @DefaultV1Recipe.register(

@@ -18,25 +18,58 @@ from sklearn.linear_model import LogisticRegression
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from nlu.components import LinearIntentBlender, LinearModel, SentenceFeaturesOnly, sentence_row
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from nlu.components import LinearIntentBlender, LinearModel, SentenceCountVectorsFeaturizer, sentence_row
 
 out = {}
 
 def featurized(tokens, width, intent=None):
     message = Message.build(text=" ".join("w" for _ in range(tokens)), intent=intent)
     message.features = [
-        Features(sp.coo_matrix(np.ones((tokens, width))), "sequence", "text", "words"),
         Features(sp.coo_matrix(np.arange(width, dtype=float).reshape(1, width)), "sentence", "text", "words"),
         Features(sp.coo_matrix(np.ones((1, 3))), "sentence", "text", "chars"),
     ]
     return message
 
-# SentenceFeaturesOnly: same result for training and parsing; sentence features kept whole.
-shrink = SentenceFeaturesOnly()
-trained = shrink.process_training_data(TrainingData([featurized(4, 50, "greet")])).training_examples[0]
-[parsed] = shrink.process([featurized(4, 50)])
-out["shapes"] = [[[f.type, list(f.features.shape)] for f in m.features] for m in (trained, parsed)]
-out["row"] = sentence_row(parsed).toarray().ravel().tolist()
+out["row"] = sentence_row(featurized(4, 50)).toarray().ravel().tolist()
+
+# SentenceCountVectorsFeaturizer: Rasa's sentence-level counts, one column per token.
+def featurizers(directory):
+    storage = LocalModelStorage(Path(directory))
+    context = ExecutionContext(GraphSchema({}), "test")
+    config = {**CountVectorsFeaturizer.get_default_config(),
+              "analyzer": "char_wb", "min_ngram": 2, "max_ngram": 4}
+    return [cls.create(config, storage, Resource(cls.__name__), context)
+            for cls in (CountVectorsFeaturizer, SentenceCountVectorsFeaturizer)]
+
+def tokenized(texts, intents=None):
+    tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+    messages = [Message.build(text=t, intent=i) for t, i in zip(texts, intents or [None] * len(texts))]
+    if intents is None:
+        tokenizer.process(messages)
+    else:
+        tokenizer.process_training_data(TrainingData(messages))
+    return messages
+
+train_texts = ["salam mikham bargardam", "combien d argent", "paspoort kwijt", "how much money"]
+with tempfile.TemporaryDirectory() as directory:
+    theirs_cv, ours_cv = featurizers(directory)
+    for featurizer in (theirs_cv, ours_cv):
+        featurizer.train(TrainingData(tokenized(train_texts, ["a", "b", "c", "d"])))
+    shapes, equal = [], []
+    for featurizer in (theirs_cv, ours_cv):
+        trained = featurizer.process_training_data(TrainingData(tokenized(train_texts[:1], ["a"])))
+        [parsed] = featurizer.process(tokenized(["salam mikham bargardam"]))
+        pair = []
+        for message in (trained.training_examples[0], parsed):
+            sequence, sentence = message.get_sparse_features("text")
+            pair.append([list(sequence.features.shape), sentence.features.toarray().tolist()])
+        shapes.append(pair)
+    out["cv"] = shapes
 
 # LinearModel: numpy scoring equals scikit-learn's on the same weighted rows; save/load.
 rng = np.random.default_rng(0)
@@ -73,11 +106,14 @@ print(json.dumps(out))
 
 def test_custom_components_in_rasa() -> None:
     out: dict[str, Any] = run_json(_SCRIPT)
-    # Token-level features shrink to one column per token, the same in training and parsing;
-    # every sentence-level feature is kept, side by side in one row.
-    expected = [["sentence", [1, 50]], ["sentence", [1, 3]], ["sequence", [4, 1]]]
-    assert out["shapes"] == [expected, expected]
+    # Every sentence-level feature is kept, side by side in one row.
     assert out["row"] == [*map(float, range(50)), 1.0, 1.0, 1.0]
+    # Our featurizer gives Rasa's sentence-level counts, in training and in parsing alike,
+    # and one constant column per token (3 tokens) instead of Rasa's n-gram columns.
+    (theirs_trained, theirs_parsed), (ours_trained, ours_parsed) = out["cv"]
+    assert ours_trained == ours_parsed and theirs_trained == theirs_parsed
+    assert ours_trained[1] == theirs_trained[1] and sum(theirs_trained[1][0]) > 10
+    assert ours_trained[0] == [3, 1] and theirs_trained[0][0] == 3 and theirs_trained[0][1] > 10
     # The hand-written scoring is scikit-learn's logistic regression, and survives a reload.
     assert out["max_difference"] < 1e-4
     assert out["uniform_on_empty"] == pytest.approx([1 / 3] * 3)

@@ -7,6 +7,7 @@ of predictions makes each conversational rule testable on its own.
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from bot.content.library import ContentLibrary
 from bot.dialogue.core import Dialogue, Policy
@@ -14,6 +15,7 @@ from bot.dialogue.replies import FORGET_NO, FORGET_YES, LANGUAGE, MENU, SWITCH, 
 from bot.nlu.client import IntentScore, NLUUnavailable, Prediction
 from bot.nlu.intents import FALLBACK_INTENT
 from bot.nlu.resilient import ResilientNLU
+from bot.settings import PROJECT_ROOT
 from bot.store.db import Store
 
 USER = "tg:42"
@@ -276,3 +278,10 @@ async def test_dialogue_counsellor_goes_through_the_desk(
     assert [r.text for r in await dialogue.button(USER, TOPIC + "talk_to_counsellor")] == ["pick a slot"]
     assert [r.text for r in await dialogue.text(USER, "@counsellor hello")] == ["relayed"]
     assert nlu.calls == 0
+
+
+def test_dialogue_threshold_is_the_models_fallback_threshold() -> None:
+    """The dialogue calls "unsure" exactly what the model would turn into nlu_fallback."""
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8"))
+    [fallback] = [c for c in config["pipeline"] if c["name"] == "FallbackClassifier"]
+    assert Policy().confidence_threshold == fallback["threshold"]

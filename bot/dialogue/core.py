@@ -50,7 +50,7 @@ _MIN_CHARS_FOR_LANGUAGE = 12
 class Policy:
     """Thresholds of the conversation, from settings."""
 
-    confidence_threshold: float = 0.5
+    confidence_threshold: float = 0.45  # the FallbackClassifier threshold of config.yml
     unsure_turns_before_counsellor: int = 2
     foreign_turns_before_switch: int = 2
     messages_per_minute: int = 20

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import http.client
 import json
 import os
 import platform
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -163,6 +165,46 @@ async def client_loop(url: str, texts: Sequence[str], count: int, offset: int, l
     return errors
 
 
+def minimal_client_loop(url: str, texts: Sequence[str], count: int) -> tuple[list[float], int]:
+    """Send `count` parses on one kept-alive `http.client` connection: the server's share.
+
+    The assistant's client (httpx, async) adds its own time to every request; this
+    stdlib client adds about as little as Python can, so the two rows side by side show
+    what the server takes and what the client adds.
+    """
+    parsed = urllib.parse.urlsplit(url)
+    host = parsed.hostname or "127.0.0.1"
+    connection = http.client.HTTPConnection(host, parsed.port, timeout=CLIENT_TIMEOUT)
+    latencies: list[float] = []
+    errors = 0
+    try:
+        for index in range(count):
+            body = json.dumps({"text": texts[index % len(texts)]}).encode()
+            started = time.perf_counter()
+            try:
+                connection.request("POST", "/model/parse", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                payload = response.read()
+                if response.status != 200 or "intent" not in json.loads(payload):
+                    errors += 1
+                    continue
+            except (OSError, http.client.HTTPException, ValueError):
+                errors += 1
+                connection.close()
+                continue
+            latencies.append(time.perf_counter() - started)
+    finally:
+        connection.close()
+    return latencies, errors
+
+
+async def measure_minimal(scenario: str, url: str, texts: Sequence[str], count: int) -> LatencyResult:
+    """One sequential stdlib client (in a thread), summarised like the others."""
+    started = time.perf_counter()
+    latencies, errors = await asyncio.to_thread(minimal_client_loop, url, texts, count)
+    return summarize(scenario, 1, latencies, errors, time.perf_counter() - started)
+
+
 async def measure(
     scenario: str, url: str, texts: Sequence[str], clients: int, per_client: int
 ) -> LatencyResult:
@@ -237,6 +279,8 @@ async def run_server_benchmarks(
 
         progress(console, f"1 client × {args.requests} sequential requests")
         sequential = await measure("sequential", server.url, texts, 1, args.requests)
+        progress(console, f"1 minimal client (http.client) × {args.requests} sequential requests")
+        minimal = await measure_minimal("sequential, stdlib client", server.url, texts, args.requests)
 
         label = f"{args.clients} clients × {args.concurrent_requests} requests"
         progress(console, label)
@@ -246,7 +290,7 @@ async def run_server_benchmarks(
             "startup_seconds": server.startup_seconds,
             "memory_mib_after_startup": memory_idle,
             "memory_mib_after_load": memory_loaded,
-            "latency": [asdict(sequential), asdict(concurrent)],
+            "latency": [asdict(sequential), asdict(minimal), asdict(concurrent)],
         }
     finally:
         progress(console, "stopping the server")

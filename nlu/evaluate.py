@@ -142,13 +142,13 @@ def load_heldout(split: str = "heldout") -> tuple[list[Example], dict[str, dict[
         relative = f"eval/{split}/{language}.yml"
         if path is None:
             files[language] = {"path": relative, "status": "missing", "examples": 0}
-            progress(f"held-out {relative}: missing, {language} is not evaluated")
+            progress(f"{relative}: missing, {language} is not evaluated")
             continue
         try:
             data = load_data(str(path))
         except Exception as error:  # a file being written may not parse yet
             files[language] = {"path": relative, "status": f"unreadable: {error}", "examples": 0}
-            progress(f"held-out {relative}: unreadable, skipped ({type(error).__name__}: {error})")
+            progress(f"{relative}: unreadable, skipped ({type(error).__name__}: {error})")
             continue
         count, unlabelled = 0, 0
         for message in data.intent_examples:
@@ -163,8 +163,8 @@ def load_heldout(split: str = "heldout") -> tuple[list[Example], dict[str, dict[
         files[language] = {"path": relative, "status": status, "examples": count}
         if unlabelled:
             files[language]["without_language_metadata"] = unlabelled
-            progress(f"held-out {relative}: {unlabelled} examples lack metadata.language")
-        progress(f"held-out {relative}: {count} examples")
+            progress(f"{relative}: {unlabelled} examples lack metadata.language")
+        progress(f"{relative}: {count} examples")
     return examples, files
 
 

@@ -25,6 +25,7 @@ from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import Coun
 from rasa.shared.constants import DIAGNOSTIC_DATA
 from rasa.shared.nlu.constants import (
     FEATURE_TYPE_SENTENCE,
+    FEATURE_TYPE_SEQUENCE,
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
@@ -139,6 +140,10 @@ class DirectDIETClassifier(DIETClassifier):
     function with the same input tensors. Same graph, same weights, same scores
     (`tests/test_components.py` checks them against Rasa's path). Should TensorFlow's
     concrete-function call change, parsing falls back to Rasa's path.
+
+    The input batch is built straight from the message's n-gram counts when they have
+    the shape `SentenceCountVectorsFeaturizer` gives (Rasa's general model-data
+    conversion costs more than the graph); any other features go through Rasa's.
     """
 
     _graph: Any = None  # the concrete function, once traced; False: use Rasa's path
@@ -147,11 +152,13 @@ class DirectDIETClassifier(DIETClassifier):
         model = self.model
         if model is None:
             return super()._predict(message)
-        model_data = self._create_model_data([message], training=False)
-        if model_data.is_empty():
-            return None
-        batch = RasaDataGenerator.prepare_batch(model_data.data)
         graph = self._graph
+        batch = direct_batch(message) if graph else None
+        if batch is None:
+            model_data = self._create_model_data([message], training=False)
+            if model_data.is_empty():
+                return None
+            batch = RasaDataGenerator.prepare_batch(model_data.data)
         if not graph:
             outputs: dict[str, Any] = model._rasa_predict(batch)
             if graph is None:
@@ -164,6 +171,45 @@ class DirectDIETClassifier(DIETClassifier):
         if DIAGNOSTIC_DATA in outputs:
             outputs[DIAGNOSTIC_DATA] = model._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
         return outputs
+
+
+def direct_batch(message: Message) -> tuple[np.ndarray, ...] | None:
+    """DIET's input batch for one message, as Rasa's model data would give it, or None.
+
+    Only for text features that are all sparse, with one column per token at the token
+    level (what `SentenceCountVectorsFeaturizer` gives): mask, sentence counts (indices,
+    values, shape), token level (indices, values, shape), number of tokens.
+    """
+    sequences = []
+    for feature in message.features:
+        if feature.attribute != TEXT:
+            continue
+        if not feature.is_sparse():
+            return None
+        if feature.type == FEATURE_TYPE_SEQUENCE:
+            sequences.append(feature.features)
+    row = sentence_row(message)
+    if not sequences or row is None:
+        return None
+    tokens = sequences[0].shape[0]
+    if any(matrix.shape != (tokens, 1) for matrix in sequences):
+        return None
+    blocks = len(sequences)
+    sentence_indices = np.zeros((row.indices.size, 3), dtype=np.int64)
+    sentence_indices[:, 2] = row.indices
+    token_indices = np.zeros((tokens * blocks, 3), dtype=np.int64)
+    token_indices[:, 1] = np.tile(np.arange(tokens), blocks)
+    token_indices[:, 2] = np.repeat(np.arange(blocks), tokens)
+    return (
+        np.ones((1, 1, 1), dtype=np.float32),
+        sentence_indices,
+        row.data.astype(np.float32),
+        np.array([1, 1, row.shape[1]], dtype=np.int64),
+        token_indices,
+        np.concatenate([matrix.tocoo().data for matrix in sequences]).astype(np.float32),
+        np.array([1, tokens, blocks], dtype=np.int64),
+        np.array([tokens], dtype=np.float32),
+    )
 
 
 @dataclass

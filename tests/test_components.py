@@ -131,7 +131,8 @@ import asyncio, json, sys
 import numpy as np
 from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.message import Message
-from nlu.components import DirectDIETClassifier
+from rasa.utils.tensorflow.data_generator import RasaDataGenerator
+from nlu.components import DirectDIETClassifier, direct_batch
 
 agent = Agent.load(sys.argv[1])
 nodes = agent.processor.graph_runner._instantiated_nodes
@@ -147,11 +148,16 @@ def featurized(text):
             messages = nodes[name]._component.process(messages)
     return messages[0]
 
-out = {"class": type(diet).__name__, "graph_before": diet._graph is not None, "pairs": []}
+out = {"class": type(diet).__name__, "graph_before": diet._graph is not None, "pairs": [],
+       "batches": []}
 texts = ["how much money do i get", "salam mikham bargardam iran", "c koi le programme stp",
          "paspoort kwijt wat nu", "پاسپورت ندارم", "ok", "?"]
 for text in texts * 2:
     message = featurized(text)
+    theirs = RasaDataGenerator.prepare_batch(diet._create_model_data([message], training=False).data)
+    ours = direct_batch(message)
+    out["batches"].append(ours is not None and len(ours) == len(theirs) and all(
+        a.dtype == np.asarray(b).dtype and np.array_equal(a, np.asarray(b)) for a, b in zip(ours, theirs)))
     direct = diet._predict(message)
     rasa = diet.model.run_inference(diet._create_model_data([message], training=False))
     out["pairs"].append(float(np.max(np.abs(direct["i_scores"] - rasa["i_scores"]))))
@@ -163,11 +169,13 @@ print(json.dumps(out))
 
 
 def test_direct_diet_scores_equal_rasas_path() -> None:
-    """DIET's direct graph call gives Rasa's own scores, and is really the path taken."""
+    """DIET's direct batch and graph call give Rasa's own inputs and scores, and are used."""
     script = _DIRECT_DIET_SCRIPT.replace("sys.argv[1]", repr(str(latest_model(DEFAULT_MODELS))))
     out: dict[str, Any] = run_json(script)
     assert out["class"] == "DirectDIETClassifier"
     assert not out["graph_before"] and out["graph_after"]
     assert len(out["pairs"]) == 14
+    # The batch built straight from the n-gram counts is Rasa's model data, array for array.
+    assert out["batches"] == [True] * 14
     assert max(out["pairs"]) < 1e-5
     assert out["intent"] == "cash_support"

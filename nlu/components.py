@@ -103,6 +103,35 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
     Keep `number_of_transformer_layers: 0` in DIET with it.
     """
 
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Featurize every training example, the texts of all of them in one vectorizer call.
+
+        The same features as `process` gives each message (the tests compare them); Rasa
+        calls the vectorizer once per message, which takes about 1 ms each.
+        """
+        vectorizer = self.vectorizers.get(TEXT) if self.vectorizers else None
+        if not vectorizer:
+            return super().process_training_data(training_data)
+        messages = training_data.training_examples
+        tokens = [self._get_processed_message_tokens_by_attribute(m, TEXT) for m in messages]
+        with_text = [index for index, words in enumerate(tokens) if words]
+        if with_text:
+            rows = vectorizer.transform([" ".join(tokens[index]) for index in with_text])
+            rows.sort_indices()
+            for position, index in enumerate(with_text):
+                ones = np.ones((len(tokens[index]), 1), dtype=np.float32)
+                self.add_features_to_message(
+                    scipy.sparse.coo_matrix(ones), rows[position].tocoo(), TEXT, messages[index]
+                )
+        for message in messages:
+            for attribute in self._attributes:
+                if attribute == TEXT:
+                    continue
+                words = self._get_processed_message_tokens_by_attribute(message, attribute)
+                sequences, sentences = self._create_features(attribute, [words])
+                self.add_features_to_message(sequences[0], sentences[0], attribute, message)
+        return training_data
+
     def _create_features(
         self, attribute: str, all_tokens: list[list[str]]
     ) -> tuple[list[scipy.sparse.spmatrix | None], list[scipy.sparse.spmatrix | None]]:

@@ -60,15 +60,22 @@ with tempfile.TemporaryDirectory() as directory:
     theirs_cv, ours_cv = featurizers(directory)
     for featurizer in (theirs_cv, ours_cv):
         featurizer.train(TrainingData(tokenized(train_texts, ["a", "b", "c", "d"])))
-    shapes, equal = [], []
+    shapes = []
     for featurizer in (theirs_cv, ours_cv):
-        trained = featurizer.process_training_data(TrainingData(tokenized(train_texts[:1], ["a"])))
-        [parsed] = featurizer.process(tokenized(["salam mikham bargardam"]))
-        pair = []
-        for message in (trained.training_examples[0], parsed):
+        trained = featurizer.process_training_data(
+            TrainingData(tokenized([*train_texts, "?"], ["a", "b", "c", "d", "a"]))
+        ).training_examples
+        parsed = featurizer.process(tokenized(train_texts))
+        described = []
+        for message in [*trained, *parsed]:
             sequence, sentence = message.get_sparse_features("text")
-            pair.append([list(sequence.features.shape), sentence.features.toarray().tolist()])
-        shapes.append(pair)
+            intent_sequence, _ = message.get_sparse_features("intent")
+            described.append([
+                list(sequence.features.shape) if sequence else None,
+                sentence.features.toarray().tolist() if sentence else None,
+                intent_sequence.features.toarray().tolist() if intent_sequence else None,
+            ])
+        shapes.append(described)
     out["cv"] = shapes
 
 # LinearModel: numpy scoring equals scikit-learn's on the same weighted rows; save/load.
@@ -110,10 +117,16 @@ def test_custom_components_in_rasa() -> None:
     assert out["row"] == [*map(float, range(50)), 1.0, 1.0, 1.0]
     # Our featurizer gives Rasa's sentence-level counts, in training and in parsing alike,
     # and one constant column per token (3 tokens) instead of Rasa's n-gram columns.
-    (theirs_trained, theirs_parsed), (ours_trained, ours_parsed) = out["cv"]
-    assert ours_trained == ours_parsed and theirs_trained == theirs_parsed
-    assert ours_trained[1] == theirs_trained[1] and sum(theirs_trained[1][0]) > 10
-    assert ours_trained[0] == [3, 1] and theirs_trained[0][0] == 3 and theirs_trained[0][1] > 10
+    # Training examples are featurized in one batch (with "?": no known n-gram), the same
+    # as Rasa does one by one, and the same as parsing the same texts.
+    theirs, ours = out["cv"]
+    assert len(theirs) == len(ours) == 9
+    for mine, rasas in zip(ours, theirs, strict=True):
+        assert mine[1] == rasas[1] and mine[2] == rasas[2]  # sentence counts, intent labels
+        assert mine[0] == [rasas[0][0], 1] and rasas[0][1] > 10
+    real = [*range(4), *range(5, 9)]
+    assert all(sum(ours[i][1][0]) > 5 for i in real)
+    assert [m[:2] for m in ours[:4]] == [m[:2] for m in ours[5:]]
     # The hand-written scoring is scikit-learn's logistic regression, and survives a reload.
     assert out["max_difference"] < 1e-4
     assert out["uniform_on_empty"] == pytest.approx([1 / 3] * 3)

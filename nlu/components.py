@@ -1,4 +1,4 @@
-"""Custom Rasa components: normalisation, lean DIET input, linear intent blend, language.
+"""Custom Rasa components: normalisation, sentence-level n-grams, direct DIET parse, blend, language.
 
 Loaded by Rasa (Python 3.10) from `config.yml`; run Rasa with the project root on
 PYTHONPATH. The normaliser itself lives in `bot.nlu.normalize`, shared with the assistant.
@@ -48,8 +48,12 @@ LANGUAGE = "language"
 LANGUAGE_RANKING = "language_ranking"
 
 
-class _MessageRewriter(GraphComponent):
-    """A stateless step that rewrites training examples and parsed messages alike."""
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
+class TextNormalizer(GraphComponent):
+    """Rewrites each message's text into the canonical form of `bot.nlu.normalize`.
+
+    Stateless; training examples and parsed messages are rewritten alike.
+    """
 
     @classmethod
     def create(
@@ -58,36 +62,22 @@ class _MessageRewriter(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> _MessageRewriter:
+    ) -> TextNormalizer:
         """Create the component (it has no state)."""
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Rewrite every training example."""
-        for example in training_data.training_examples:
-            self._rewrite(example)
+        """Normalise every training example."""
+        self.process(training_data.training_examples)
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Rewrite messages to parse, exactly as the training examples were."""
+        """Normalise messages to parse, exactly as the training examples were."""
         for message in messages:
-            self._rewrite(message)
+            text = message.get(TEXT)
+            if isinstance(text, str):
+                message.set(TEXT, normalize(text))
         return messages
-
-    @staticmethod
-    def _rewrite(message: Message) -> None:
-        raise NotImplementedError
-
-
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
-class TextNormalizer(_MessageRewriter):
-    """Rewrites each message's text into the canonical form of `bot.nlu.normalize`."""
-
-    @staticmethod
-    def _rewrite(message: Message) -> None:
-        text = message.get(TEXT)
-        if isinstance(text, str):
-            message.set(TEXT, normalize(text))
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
@@ -109,27 +99,19 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
         The same features as `process` gives each message (the tests compare them); Rasa
         calls the vectorizer once per message, which takes about 1 ms each.
         """
-        vectorizer = self.vectorizers.get(TEXT) if self.vectorizers else None
-        if not vectorizer:
+        if not (self.vectorizers and self.vectorizers.get(TEXT)):
             return super().process_training_data(training_data)
         messages = training_data.training_examples
         tokens = [self._get_processed_message_tokens_by_attribute(m, TEXT) for m in messages]
-        with_text = [index for index, words in enumerate(tokens) if words]
-        if with_text:
-            rows = vectorizer.transform([" ".join(tokens[index]) for index in with_text])
-            rows.sort_indices()
-            for position, index in enumerate(with_text):
-                ones = np.ones((len(tokens[index]), 1), dtype=np.float32)
-                self.add_features_to_message(
-                    scipy.sparse.coo_matrix(ones), rows[position].tocoo(), TEXT, messages[index]
-                )
+        features = zip(messages, *self._create_features(TEXT, tokens), strict=True)
+        for message, sequence, sentence in features:
+            self.add_features_to_message(sequence, sentence, TEXT, message)
         for message in messages:
             for attribute in self._attributes:
-                if attribute == TEXT:
-                    continue
-                words = self._get_processed_message_tokens_by_attribute(message, attribute)
-                sequences, sentences = self._create_features(attribute, [words])
-                self.add_features_to_message(sequences[0], sentences[0], attribute, message)
+                if attribute != TEXT:
+                    words = self._get_processed_message_tokens_by_attribute(message, attribute)
+                    sequences, sentences = self._create_features(attribute, [words])
+                    self.add_features_to_message(sequences[0], sentences[0], attribute, message)
         return training_data
 
     def _create_features(
@@ -138,14 +120,18 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
         vectorizer = self.vectorizers.get(attribute)
         if attribute != TEXT or not vectorizer:
             return super()._create_features(attribute, all_tokens)
+        texts = [" ".join(tokens) for tokens in all_tokens if tokens]
+        rows = vectorizer.transform(texts) if texts else None
         sequences: list[scipy.sparse.spmatrix | None] = []
         sentences: list[scipy.sparse.spmatrix | None] = []
+        row = 0
         for tokens in all_tokens:
-            if not tokens:
+            if not tokens or rows is None:
                 sequences.append(None)
                 sentences.append(None)
                 continue
-            sentence = vectorizer.transform([" ".join(tokens)])
+            sentence = rows[row]
+            row += 1
             sentence.sort_indices()
             sentences.append(sentence.tocoo())
             sequences.append(scipy.sparse.coo_matrix(np.ones((len(tokens), 1), dtype=np.float32)))

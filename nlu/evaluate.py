@@ -595,7 +595,7 @@ def quiet_rasa() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Train, parse the held-out split, print and write the report; return the exit code."""
+    """Train, parse the chosen split, print and write the report; return the exit code."""
     args = parse_args(argv)
     quiet_rasa()
     os.chdir(ROOT)  # Rasa's training cache lives in ./.rasa

@@ -8,24 +8,23 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse
+import scipy.special
 import tensorflow as tf
-from keras.utils import tf_utils
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
-from rasa.shared.constants import DIAGNOSTIC_DATA
 from rasa.shared.nlu.constants import (
     FEATURE_TYPE_SENTENCE,
-    FEATURE_TYPE_SEQUENCE,
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
@@ -36,7 +35,14 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from rasa.utils.tensorflow.data_generator import RasaDataGenerator
+from rasa.utils.tensorflow.constants import (
+    COSINE,
+    ENTITY_RECOGNITION,
+    INNER,
+    INTENT_CLASSIFICATION,
+    LABEL,
+    SOFTMAX,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
@@ -93,49 +99,158 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
     Keep `number_of_transformer_layers: 0` in DIET with it.
     """
 
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Featurize every training example, the texts of all of them in one vectorizer call.
-
-        The same features as `process` gives each message (the tests compare them); Rasa
-        calls the vectorizer once per message, which takes about 1 ms each.
-        """
-        if not (self.vectorizers and self.vectorizers.get(TEXT)):
-            return super().process_training_data(training_data)
-        messages = training_data.training_examples
-        tokens = [self._get_processed_message_tokens_by_attribute(m, TEXT) for m in messages]
-        features = zip(messages, *self._create_features(TEXT, tokens), strict=True)
-        for message, sequence, sentence in features:
-            self.add_features_to_message(sequence, sentence, TEXT, message)
-        for message in messages:
-            for attribute in self._attributes:
-                if attribute != TEXT:
-                    words = self._get_processed_message_tokens_by_attribute(message, attribute)
-                    sequences, sentences = self._create_features(attribute, [words])
-                    self.add_features_to_message(sequences[0], sentences[0], attribute, message)
-        return training_data
-
     def _create_features(
         self, attribute: str, all_tokens: list[list[str]]
     ) -> tuple[list[scipy.sparse.spmatrix | None], list[scipy.sparse.spmatrix | None]]:
+        """Sentence-level n-gram counts of each text, and one constant column per token.
+
+        Counts with the vectorizer's own analyzer and vocabulary, as its `transform`
+        does, without scikit-learn's per-call checks and matrix conversions.
+        """
         vectorizer = self.vectorizers.get(attribute)
         if attribute != TEXT or not vectorizer:
             return super()._create_features(attribute, all_tokens)
-        texts = [" ".join(tokens) for tokens in all_tokens if tokens]
-        rows = vectorizer.transform(texts) if texts else None
+        analyze = vectorizer.build_analyzer()
+        vocabulary = vectorizer.vocabulary_
         sequences: list[scipy.sparse.spmatrix | None] = []
         sentences: list[scipy.sparse.spmatrix | None] = []
-        row = 0
         for tokens in all_tokens:
-            if not tokens or rows is None:
+            if not tokens:
                 sequences.append(None)
                 sentences.append(None)
                 continue
-            sentence = rows[row]
-            row += 1
-            sentence.sort_indices()
-            sentences.append(sentence.tocoo())
-            sequences.append(scipy.sparse.coo_matrix(np.ones((len(tokens), 1), dtype=np.float32)))
+            counts = Counter(
+                index for gram in analyze(" ".join(tokens)) if (index := vocabulary.get(gram)) is not None
+            )
+            columns = np.array(sorted(counts), dtype=np.int32)
+            values = np.array([counts[column] for column in columns], dtype=vectorizer.dtype)
+            sentences.append(
+                scipy.sparse.coo_matrix(
+                    (values, (np.zeros_like(columns), columns)), shape=(1, len(vocabulary))
+                )
+            )
+            length = len(tokens)
+            sequences.append(
+                scipy.sparse.coo_matrix(
+                    (np.ones(length, dtype=np.float32), (np.arange(length), np.zeros(length, np.int32))),
+                    shape=(length, 1),
+                )
+            )
         return sequences, sentences
+
+
+class SparseRow(NamedTuple):
+    """One message's sentence-level features: the non-zero columns, their values, the width."""
+
+    columns: np.ndarray
+    values: np.ndarray
+    width: int
+
+
+def sentence_row(message: Message) -> SparseRow | None:
+    """All sparse sentence-level features of the message's text, side by side in one row.
+
+    The same row as `message.get_sparse_features(TEXT)[1]` and as DIET's model data,
+    without building a scipy matrix, which costs more than scoring the row.
+    """
+    columns, values, width = [], [], 0
+    for feature in message.features:
+        if feature.attribute != TEXT or feature.type != FEATURE_TYPE_SENTENCE or not feature.is_sparse():
+            continue
+        matrix = feature.features.tocoo()
+        columns.append(matrix.col + width)
+        values.append(matrix.data)
+        width += matrix.shape[1]
+    if not width:
+        return None
+    return SparseRow(np.concatenate(columns), np.concatenate(values).astype(np.float32), width)
+
+
+@dataclass
+class DietIntentHead:
+    """The part of a trained DIET that scores intents, as numpy arrays.
+
+    With no transformer layer and only sparse sentence features, DIET's intent scores
+    are a small feed-forward chain of the message's sentence row: the sparse-to-dense
+    layer, the hidden layers (GELU; dropout is off at inference), the text embedding, its
+    similarity with the precomputed label embeddings, and a softmax. Computed here with
+    DIET's own weights; `from_model` declines any other architecture.
+    """
+
+    sparse_kernel: np.ndarray
+    sparse_bias: np.ndarray
+    hidden: list[tuple[np.ndarray, np.ndarray]]
+    embed_kernel: np.ndarray
+    embed_bias: np.ndarray
+    label_embeddings: np.ndarray
+    cosine: bool
+
+    @classmethod
+    def from_model(cls, model: Any) -> DietIntentHead | None:
+        """The head of a loaded DIET model, or None if its architecture is not this chain."""
+        try:
+            sequence_layer = model._tf_layers[f"sequence_layer.{TEXT}"]
+            combining = sequence_layer._tf_layers[sequence_layer.FEATURE_COMBINING]
+            sentence = combining._tf_layers[f"sparse_dense.{FEATURE_TYPE_SENTENCE}"]
+            sparse_dense = sentence._tf_layers[sentence.SPARSE_TO_DENSE]
+            signature = model.predict_data_signature[TEXT][FEATURE_TYPE_SENTENCE]
+            layers = sequence_layer._tf_layers[sequence_layer.FFNN]._ffn_layers
+            embed = model._tf_layers[f"embed.{TEXT}"]._dense
+            loss = model._tf_layers[f"loss.{LABEL}"]
+        except (AttributeError, KeyError, TypeError):
+            return None
+        dense_layers = [layer for layer in layers if not isinstance(layer, tf.keras.layers.Dropout)]
+        supported = (
+            model.config[INTENT_CLASSIFICATION]
+            and not model.config[ENTITY_RECOGNITION]
+            and not sequence_layer._has_transformer
+            and not any(name.startswith("unify_dims") for name in combining._tf_layers)
+            and len(signature) == 1
+            and signature[0].is_sparse
+            and sparse_dense.activation in (None, tf.keras.activations.linear)
+            and all(layer.activation is tf.nn.gelu and layer.use_bias for layer in dense_layers)
+            and embed.activation in (None, tf.keras.activations.linear)
+            and loss.model_confidence == SOFTMAX
+            and loss.similarity_type in (INNER, COSINE)
+            and model.all_labels_embed is not None
+        )
+        if not supported:
+            return None
+        hidden = []
+        for layer in dense_layers:
+            kernel = layer.kernel.numpy()
+            if getattr(layer, "kernel_mask", None) is not None:
+                kernel = kernel * layer.kernel_mask.numpy()
+            hidden.append((kernel, layer.bias.numpy()))
+        labels = np.asarray(model.all_labels_embed, dtype=np.float32).reshape(-1, embed.units)
+        return cls(
+            sparse_dense.kernel.numpy(),
+            sparse_dense.bias.numpy(),
+            hidden,
+            embed.kernel.numpy(),
+            embed.bias.numpy(),
+            labels,
+            loss.similarity_type == COSINE,
+        )
+
+    def accepts(self, row: SparseRow) -> bool:
+        """Whether the row has the width of the features DIET was trained on."""
+        return row.width == self.sparse_kernel.shape[0]
+
+    def scores(self, row: SparseRow) -> np.ndarray:
+        """Intent confidences (DIET's `i_scores`, one row) for one sentence row."""
+        x = row.values @ self.sparse_kernel[row.columns] + self.sparse_bias
+        for kernel, bias in self.hidden:
+            x = x @ kernel + bias
+            x = 0.5 * x * (1 + scipy.special.erf(x / np.float32(np.sqrt(2))))  # exact GELU, as tf.nn.gelu
+        x = x @ self.embed_kernel + self.embed_bias
+        labels = self.label_embeddings
+        if self.cosine:
+            x = x / max(float(np.linalg.norm(x)), 1e-12)
+            labels = labels / np.maximum(np.linalg.norm(labels, axis=1, keepdims=True), 1e-12)
+        similarities = labels @ x
+        confidences = np.exp(similarities - similarities.max())
+        return (confidences / confidences.sum())[np.newaxis, :].astype(np.float32)
 
 
 @DefaultV1Recipe.register(
@@ -146,85 +261,31 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
     is_trainable=True,
 )
 class DirectDIETClassifier(DIETClassifier):
-    """Rasa's DIETClassifier, trained the same way, whose parse runs the traced graph directly.
+    """Rasa's DIETClassifier, trained the same way, whose parse computes the scores directly.
 
-    For every message Rasa calls DIET's `tf.function`, and TensorFlow then looks the
-    inputs up against the function's signature and casts them one by one: about 3 ms per
-    parse on these machines, three times what the graph itself takes. The first parse here
-    goes through Rasa's path, which traces the graph; later ones call that graph's concrete
-    function with the same input tensors. Same graph, same weights, same scores
-    (`tests/test_components.py` checks them against Rasa's path). Should TensorFlow's
-    concrete-function call change, parsing falls back to Rasa's path.
-
-    The input batch is built straight from the message's n-gram counts when they have
-    the shape `SentenceCountVectorsFeaturizer` gives (Rasa's general model-data
-    conversion costs more than the graph); any other features go through Rasa's.
+    For every message Rasa converts the features to model data, calls DIET's
+    `tf.function`, and TensorFlow matches and casts each input: about 3 ms per parse on
+    these machines, for a graph that is a few small matrix products here. With the
+    architecture `DietIntentHead` recognises (no transformer, no entities), the parse
+    computes those products with numpy from DIET's own weights: same scores
+    (`tests/test_components.py` compares them with Rasa's path). Any other architecture,
+    a message without sparse sentence features, or a run that records diagnostic data
+    (`rasa test`) takes Rasa's path.
     """
 
-    _graph: Any = None  # the concrete function, once traced; False: use Rasa's path
+    _head: DietIntentHead | bool | None = None  # False: the model is not of that shape
 
     def _predict(self, message: Message) -> dict[str, Any] | None:
-        model = self.model
-        if model is None:
-            return super()._predict(message)
-        graph = self._graph
-        batch = direct_batch(message) if graph else None
-        if batch is None:
-            model_data = self._create_model_data([message], training=False)
-            if model_data.is_empty():
-                return None
-            batch = RasaDataGenerator.prepare_batch(model_data.data)
-        if not graph:
-            outputs: dict[str, Any] = model._rasa_predict(batch)
-            if graph is None:
-                step = model._tf_predict_step  # None when the model runs eagerly
-                concrete = step and step.get_concrete_function(*model._dynamic_signature(batch))
-                self._graph = concrete if hasattr(concrete, "_call_flat") else False
-            return outputs
-        tensors = [tf.convert_to_tensor(array) for array in batch]
-        outputs = tf_utils.sync_to_numpy_or_python_type(graph._call_flat(tensors, graph.captured_inputs))
-        if DIAGNOSTIC_DATA in outputs:
-            outputs[DIAGNOSTIC_DATA] = model._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
-        return outputs
+        if self._head is None and self.model is not None:
+            self._head = DietIntentHead.from_model(self.model) or False
+        head, row = self._head, sentence_row(message)
+        if isinstance(head, DietIntentHead) and row is not None and head.accepts(row) and not self._diagnostics():
+            return {"i_scores": head.scores(row)}
+        return super()._predict(message)
 
-
-def direct_batch(message: Message) -> tuple[np.ndarray, ...] | None:
-    """DIET's input batch for one message, as Rasa's model data would give it, or None.
-
-    Only for text features that are all sparse, with one column per token at the token
-    level (what `SentenceCountVectorsFeaturizer` gives): mask, sentence counts (indices,
-    values, shape), token level (indices, values, shape), number of tokens.
-    """
-    sequences = []
-    for feature in message.features:
-        if feature.attribute != TEXT:
-            continue
-        if not feature.is_sparse():
-            return None
-        if feature.type == FEATURE_TYPE_SEQUENCE:
-            sequences.append(feature.features)
-    row = sentence_row(message)
-    if not sequences or row is None:
-        return None
-    tokens = sequences[0].shape[0]
-    if any(matrix.shape != (tokens, 1) for matrix in sequences):
-        return None
-    blocks = len(sequences)
-    sentence_indices = np.zeros((row.indices.size, 3), dtype=np.int64)
-    sentence_indices[:, 2] = row.indices
-    token_indices = np.zeros((tokens * blocks, 3), dtype=np.int64)
-    token_indices[:, 1] = np.tile(np.arange(tokens), blocks)
-    token_indices[:, 2] = np.repeat(np.arange(blocks), tokens)
-    return (
-        np.ones((1, 1, 1), dtype=np.float32),
-        sentence_indices,
-        row.data.astype(np.float32),
-        np.array([1, 1, row.shape[1]], dtype=np.int64),
-        token_indices,
-        np.concatenate([matrix.tocoo().data for matrix in sequences]).astype(np.float32),
-        np.array([1, tokens, blocks], dtype=np.int64),
-        np.array([tokens], dtype=np.float32),
-    )
+    def _diagnostics(self) -> bool:
+        context = getattr(self, "_execution_context", None)
+        return bool(context and context.should_add_diagnostic_data)
 
 
 @dataclass
@@ -265,13 +326,13 @@ class LinearModel:
         norms[norms == 0] = 1.0
         return scipy.sparse.diags(1 / norms) @ weighted
 
-    def probabilities(self, row: scipy.sparse.spmatrix) -> np.ndarray:
+    def probabilities(self, row: SparseRow) -> np.ndarray:
         """Class probabilities (in `classes` order) of one message's sentence features."""
-        if row.shape[1] != self.idf.shape[0] or row.nnz == 0:
+        if row.width != self.idf.shape[0] or row.columns.size == 0:
             return np.full(len(self.classes), 1 / len(self.classes), dtype=np.float32)
-        values = np.log1p(row.data.astype(np.float32)) * self.idf[row.indices]
+        values = np.log1p(row.values) * self.idf[row.columns]
         values /= max(float(np.sqrt(values @ values)), 1e-12)
-        scores = self.coef[:, row.indices] @ values + self.intercept
+        scores = self.coef[:, row.columns] @ values + self.intercept
         if len(self.classes) == 2:
             positive = 1 / (1 + np.exp(-scores[0]))
             return np.array([1 - positive, positive], dtype=np.float32)
@@ -295,28 +356,6 @@ class LinearModel:
             return cls([str(c) for c in data["classes"]], data["idf"], data["coef"], data["intercept"])
 
 
-def sentence_row(message: Message) -> scipy.sparse.csr_matrix | None:
-    """All sparse sentence-level features of the message's text, side by side in one row.
-
-    The same as `message.get_sparse_features(TEXT)[1]`, without scipy's general
-    stacking, which costs more than scoring the row.
-    """
-    columns, values, width = [], [], 0
-    for feature in message.features:
-        if feature.attribute != TEXT or feature.type != FEATURE_TYPE_SENTENCE or not feature.is_sparse():
-            continue
-        matrix = feature.features.tocoo()
-        columns.append(matrix.col + width)
-        values.append(matrix.data)
-        width += matrix.shape[1]
-    if not width:
-        return None
-    column = np.concatenate(columns)
-    return scipy.sparse.csr_matrix(
-        (np.concatenate(values), column, np.array([0, column.size])), shape=(1, width)
-    )
-
-
 def training_rows(
     training_data: TrainingData, label_of: Callable[[Message], str | None]
 ) -> tuple[scipy.sparse.csr_matrix | None, list[str]]:
@@ -330,7 +369,16 @@ def training_rows(
             labels.append(label)
     if not rows:
         return None, []
-    return scipy.sparse.vstack(rows).tocsr(), labels
+    lengths = np.array([row.columns.size for row in rows])
+    matrix = scipy.sparse.csr_matrix(
+        (
+            np.concatenate([row.values for row in rows]),
+            np.concatenate([row.columns for row in rows]),
+            np.concatenate([[0], np.cumsum(lengths)]),
+        ),
+        shape=(len(rows), rows[0].width),
+    )
+    return matrix, labels
 
 
 class _LinearComponent(GraphComponent):

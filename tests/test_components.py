@@ -23,7 +23,9 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
-from nlu.components import LinearIntentBlender, LinearModel, SentenceCountVectorsFeaturizer, sentence_row
+from nlu.components import (
+    LinearIntentBlender, LinearModel, SentenceCountVectorsFeaturizer, SparseRow, sentence_row
+)
 
 out = {}
 
@@ -35,7 +37,10 @@ def featurized(tokens, width, intent=None):
     ]
     return message
 
-out["row"] = sentence_row(featurized(4, 50)).toarray().ravel().tolist()
+row = sentence_row(featurized(4, 50))
+dense = np.zeros(row.width)
+dense[row.columns] = row.values
+out["row"] = dense.tolist()
 
 # SentenceCountVectorsFeaturizer: Rasa's sentence-level counts, one column per token.
 def featurizers(directory):
@@ -87,21 +92,24 @@ for i, label in enumerate(labels):
 rows = sp.csr_matrix(rows)
 model = LinearModel.fit(rows, labels, 10.0)
 reference = LogisticRegression(C=10.0, max_iter=100).fit(LinearModel._weigh(rows, model.idf), labels)
-ours = np.array([model.probabilities(rows[i]) for i in range(5)])
+def sparse(matrix):
+    return SparseRow(matrix.indices, matrix.data.astype(np.float32), matrix.shape[1])
+
+ours = np.array([model.probabilities(sparse(rows[i])) for i in range(5)])
 theirs = reference.predict_proba(LinearModel._weigh(rows[:5], model.idf))
 out["max_difference"] = float(np.abs(ours - theirs).max())
-out["uniform_on_empty"] = model.probabilities(sp.csr_matrix((1, 40))).tolist()
+out["uniform_on_empty"] = model.probabilities(sparse(sp.csr_matrix((1, 40)))).tolist()
 with tempfile.TemporaryDirectory() as directory:
     model.save(Path(directory))
     again = LinearModel.load(Path(directory))
-out["reloaded_same"] = bool(np.allclose(again.probabilities(rows[0]), model.probabilities(rows[0])))
+out["reloaded_same"] = bool(np.allclose(again.probabilities(sparse(rows[0])), model.probabilities(sparse(rows[0]))))
 out["classes"] = again.classes
 
 # LinearIntentBlender: averages DIET's ranking with the linear model's.
 blender = LinearIntentBlender({"C": 10.0, "diet_weight": 0.5, "ranking_length": 2}, None, None, model)
 message = Message.build(text="x")
 message.features = [Features(sp.coo_matrix(rows[1]), "sentence", "text", "words")]
-linear = dict(zip(model.classes, model.probabilities(rows[1]).tolist()))
+linear = dict(zip(model.classes, model.probabilities(sparse(rows[1])).tolist()))
 message.set("intent_ranking", [{"name": "a", "confidence": 1.0}, {"name": "b", "confidence": 0.0}])
 blender.process([message])
 out["linear"] = linear
@@ -117,8 +125,8 @@ def test_custom_components_in_rasa() -> None:
     assert out["row"] == [*map(float, range(50)), 1.0, 1.0, 1.0]
     # Our featurizer gives Rasa's sentence-level counts, in training and in parsing alike,
     # and one constant column per token (3 tokens) instead of Rasa's n-gram columns.
-    # Training examples are featurized in one batch (with "?": no known n-gram), the same
-    # as Rasa does one by one, and the same as parsing the same texts.
+    # Training examples (with "?": no known n-gram) get the same counts as Rasa gives
+    # them, and the same as parsing the same texts.
     theirs, ours = out["cv"]
     assert len(theirs) == len(ours) == 9
     for mine, rasas in zip(ours, theirs, strict=True):
@@ -140,12 +148,11 @@ def test_custom_components_in_rasa() -> None:
 
 
 _DIRECT_DIET_SCRIPT = """
-import asyncio, json, sys
+import asyncio, dataclasses, json, sys
 import numpy as np
 from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.message import Message
-from rasa.utils.tensorflow.data_generator import RasaDataGenerator
-from nlu.components import DirectDIETClassifier, direct_batch
+from nlu.components import DietIntentHead, sentence_row
 
 agent = Agent.load(sys.argv[1])
 nodes = agent.processor.graph_runner._instantiated_nodes
@@ -161,20 +168,29 @@ def featurized(text):
             messages = nodes[name]._component.process(messages)
     return messages[0]
 
-out = {"class": type(diet).__name__, "graph_before": diet._graph is not None, "pairs": [],
-       "batches": []}
+rasa_calls = []
+run_inference = diet.model.run_inference
+diet.model.run_inference = lambda *args, **kwargs: rasa_calls.append(1) or run_inference(*args, **kwargs)
+
+out = {"class": type(diet).__name__, "differences": [], "rows": []}
 texts = ["how much money do i get", "salam mikham bargardam iran", "c koi le programme stp",
-         "paspoort kwijt wat nu", "پاسپورت ندارم", "ok", "?"]
-for text in texts * 2:
+         "paspoort kwijt wat nu", "پاسپورت ندارم", "ok", "?", "zzzzqqq"]
+for text in texts:
     message = featurized(text)
-    theirs = RasaDataGenerator.prepare_batch(diet._create_model_data([message], training=False).data)
-    ours = direct_batch(message)
-    out["batches"].append(ours is not None and len(ours) == len(theirs) and all(
-        a.dtype == np.asarray(b).dtype and np.array_equal(a, np.asarray(b)) for a, b in zip(ours, theirs)))
-    direct = diet._predict(message)
-    rasa = diet.model.run_inference(diet._create_model_data([message], training=False))
-    out["pairs"].append(float(np.max(np.abs(direct["i_scores"] - rasa["i_scores"]))))
-out["graph_after"] = bool(diet._graph)
+    row = sentence_row(message)
+    rasas = message.get_sparse_features("text")[1].features.toarray().ravel()
+    ours = np.zeros(row.width, dtype=np.float32)
+    ours[row.columns] = row.values
+    out["rows"].append(bool(np.array_equal(ours, rasas)))
+    direct = diet._predict(message)["i_scores"]
+    rasa = run_inference(diet._create_model_data([message], training=False))["i_scores"]
+    out["differences"].append(float(np.max(np.abs(direct - rasa))) if direct.shape == rasa.shape else 1.0)
+out["head"] = type(diet._head).__name__
+out["rasa_calls"] = len(rasa_calls)
+# A run that records diagnostic data (rasa test) takes Rasa's own path.
+diet._execution_context = dataclasses.replace(diet._execution_context, should_add_diagnostic_data=True)
+out["diagnostic_keys"] = sorted(diet._predict(featurized("ok")))
+out["rasa_calls_with_diagnostics"] = len(rasa_calls)
 parsed = asyncio.run(agent.parse_message("how much money do i get"))
 out["intent"] = parsed["intent"]["name"]
 print(json.dumps(out))
@@ -182,13 +198,14 @@ print(json.dumps(out))
 
 
 def test_direct_diet_scores_equal_rasas_path() -> None:
-    """DIET's direct batch and graph call give Rasa's own inputs and scores, and are used."""
+    """DIET's intent scores computed with numpy equal Rasa's TensorFlow path, and are used."""
     script = _DIRECT_DIET_SCRIPT.replace("sys.argv[1]", repr(str(latest_model(DEFAULT_MODELS))))
     out: dict[str, Any] = run_json(script)
     assert out["class"] == "DirectDIETClassifier"
-    assert not out["graph_before"] and out["graph_after"]
-    assert len(out["pairs"]) == 14
-    # The batch built straight from the n-gram counts is Rasa's model data, array for array.
-    assert out["batches"] == [True] * 14
-    assert max(out["pairs"]) < 1e-5
+    assert out["head"] == "DietIntentHead"
+    # The sentence row is Rasa's combined sentence features, column for column.
+    assert out["rows"] == [True] * 8
+    assert len(out["differences"]) == 8 and max(out["differences"]) < 1e-5
+    assert out["rasa_calls"] == 0
+    assert out["rasa_calls_with_diagnostics"] == 1 and "diagnostic_data" in out["diagnostic_keys"]
     assert out["intent"] == "cash_support"

@@ -12,7 +12,7 @@ VENV := .venv/bin
 # Rasa and its pinned libraries warn about their own deprecations at every start: not ours to fix.
 RASA := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 \
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore .venv-rasa/bin
-NLU_INPUTS := config.yml $(shell find nlu_data -name '*.yml' 2>/dev/null) nlu/components.py \
+NLU_INPUTS := config.yml $(shell find nlu_data -name '*.yml' 2>/dev/null) nlu/components.py nlu/train.py \
 	bot/nlu/normalize.py bot/nlu/intents.py
 
 .PHONY: help setup train test check lint types content-check pytest chat run eval \

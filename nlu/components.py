@@ -279,7 +279,8 @@ class DirectDIETClassifier(DIETClassifier):
         if self._head is None and self.model is not None:
             self._head = DietIntentHead.from_model(self.model) or False
         head, row = self._head, sentence_row(message)
-        if isinstance(head, DietIntentHead) and row is not None and head.accepts(row) and not self._diagnostics():
+        direct = isinstance(head, DietIntentHead) and row is not None and head.accepts(row)
+        if direct and not self._diagnostics():
             return {"i_scores": head.scores(row)}
         return super()._predict(message)
 

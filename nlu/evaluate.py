@@ -228,7 +228,7 @@ def short_default_config(epochs: int) -> Path:
 
 def train(pipeline: Pipeline, *, force: bool) -> None:
     """Train `pipeline` into its directory, unless an identical model is already there."""
-    from rasa.model_training import train_nlu
+    from nlu.train import train as train_model
 
     pipeline.out_dir.mkdir(parents=True, exist_ok=True)
     stamp_path = pipeline.out_dir / "trained.json"
@@ -250,9 +250,8 @@ def train(pipeline: Pipeline, *, force: bool) -> None:
     # so the installed package's file is never modified.
     config = pipeline.out_dir / "config.yml"
     shutil.copyfile(pipeline.source_config, config)
-    # Always a full training (Rasa's cache is skipped): Rasa's cache keys ignore the code of
-    # bot/nlu/normalize.py, so reusing cached components could evaluate a stale model, and a
-    # partly cached run would give a meaningless training time.
+    # Always a full training, as `make train` runs it (nlu/train.py: Rasa's cache keys ignore
+    # the code of bot/nlu/normalize.py, and a partly cached run would give a meaningless time).
     progress(
         f"[{pipeline.name}] training {shown(pipeline.source_config)} on nlu_data/ "
         f"(full training, {os.cpu_count()} cores; DIET epochs show below)"
@@ -260,22 +259,12 @@ def train(pipeline: Pipeline, *, force: bool) -> None:
     started = time.perf_counter()
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            result = train_nlu(
-                config=str(config),
-                nlu_data=str(NLU_DATA),
-                output=str(pipeline.out_dir),
-                additional_arguments={"force_full_training": True},
-            )
+            model = train_model(config, NLU_DATA, pipeline.out_dir)
     except Exception as error:
         pipeline.error = f"training failed: {type(error).__name__}: {error}"
         progress(f"[{pipeline.name}] {pipeline.error}")
         return
     seconds = time.perf_counter() - started
-    if not result or not Path(result).is_file():
-        pipeline.error = "training failed: Rasa returned no model (see the messages above)"
-        progress(f"[{pipeline.name}] {pipeline.error}")
-        return
-    model = Path(result)
     for old in pipeline.out_dir.glob("*.tar.gz"):
         if old != model:
             old.unlink()

@@ -102,7 +102,8 @@ out["uniform_on_empty"] = model.probabilities(sparse(sp.csr_matrix((1, 40)))).to
 with tempfile.TemporaryDirectory() as directory:
     model.save(Path(directory))
     again = LinearModel.load(Path(directory))
-out["reloaded_same"] = bool(np.allclose(again.probabilities(sparse(rows[0])), model.probabilities(sparse(rows[0]))))
+first = sparse(rows[0])
+out["reloaded_same"] = bool(np.allclose(again.probabilities(first), model.probabilities(first)))
 out["classes"] = again.classes
 
 # LinearIntentBlender: averages DIET's ranking with the linear model's.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Self
@@ -91,6 +92,12 @@ class NLUClient:
     wait here, in order, on a semaphore. (Waiting inside httpx's pool instead costs CPU
     for every queued request each time a connection frees up.) `timeout` bounds the wait
     and the request together: a busy or slow server is reported as unavailable in time.
+
+    Requests go straight to httpx's connection-pooling transport, under one asyncio timeout
+    each: the redirect, cookie and authentication layers of `httpx.AsyncClient` have nothing
+    to do for one local service, and its per-read and per-write timeouts (one cancel scope
+    each) add nothing to the overall one; together they cost about 3 ms of CPU per parse,
+    about half of what Rasa takes to parse one.
     """
 
     def __init__(
@@ -104,12 +111,19 @@ class NLUClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._in_flight = asyncio.Semaphore(max_in_flight)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
-            transport=transport,
+        self._transport = transport or httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
         )
+
+    async def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """Send one request; return the status and the decoded JSON body (ValueError if not JSON)."""
+        request = httpx.Request(method, self.base_url + path, json=body)
+        response = await self._transport.handle_async_request(request)
+        try:
+            content = await response.aread()
+        finally:
+            await response.aclose()
+        return response.status_code, json.loads(content) if 200 <= response.status_code < 300 else None
 
     async def parse(self, text: str) -> Prediction:
         """Classify `text`; raise `NLUUnavailable` when the service cannot answer."""
@@ -119,31 +133,29 @@ class NLUClient:
         try:
             async with asyncio.timeout(self.timeout):
                 async with self._in_flight:
-                    response = await self._http.post("/model/parse", json={"text": text})
-            response.raise_for_status()
-            payload = response.json()
+                    status, payload = await self._request("POST", "/model/parse", {"text": text})
         except (TimeoutError, httpx.TimeoutException) as error:
             raise NLUUnavailable("the NLU service did not answer in time") from error
-        except httpx.HTTPStatusError as error:
-            raise NLUUnavailable(f"the NLU service answered {error.response.status_code}") from error
         except httpx.HTTPError as error:
             raise NLUUnavailable(f"the NLU service is unreachable ({type(error).__name__})") from error
         except ValueError as error:
             raise NLUUnavailable("the NLU service answered something that is not JSON") from error
+        if not 200 <= status < 300:
+            raise NLUUnavailable(f"the NLU service answered {status}")
         return parse_response(payload)
 
     async def is_ready(self) -> bool:
         """Return whether the server answers and has a model loaded."""
         try:
-            response = await self._http.get("/status")
-            body = response.json()
-        except (httpx.HTTPError, ValueError):
+            async with asyncio.timeout(self.timeout):
+                status, body = await self._request("GET", "/status")
+        except (TimeoutError, httpx.HTTPError, ValueError):
             return False
-        return response.status_code == 200 and isinstance(body, dict) and bool(body.get("model_file"))
+        return status == 200 and isinstance(body, dict) and bool(body.get("model_file"))
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._http.aclose()
+        await self._transport.aclose()
 
     async def __aenter__(self) -> Self:
         return self

@@ -45,6 +45,7 @@ from rasa.utils.tensorflow.constants import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from bot.nlu.normalize import normalize
 
@@ -274,6 +275,25 @@ class DirectDIETClassifier(DIETClassifier):
     """
 
     _head: DietIntentHead | bool | None = None  # False: the model is not of that shape
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> DirectDIETClassifier:
+        """Load the trained model to parse with, and keep BLAS to one thread in this process.
+
+        A parse multiplies a few vectors by small matrices. OpenBLAS splits even those over
+        every core and its idle threads then spin: the server used 13 ms of CPU per parse of
+        6 ms, against 5.5 ms on one thread (same latency). Loading is for parsing (training
+        creates its components), so the limit stays out of training.
+        """
+        threadpool_limits(1, user_api="blas")
+        return super().load(config, model_storage, resource, execution_context, **kwargs)
 
     def _predict(self, message: Message) -> dict[str, Any] | None:
         if self._head is None and self.model is not None:

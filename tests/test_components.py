@@ -155,9 +155,12 @@ from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.message import Message
 from nlu.components import DietIntentHead, sentence_row
 
+from threadpoolctl import threadpool_info
+
 agent = Agent.load(sys.argv[1])
 nodes = agent.processor.graph_runner._instantiated_nodes
 names = list(nodes)
+blas_threads = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 diet_node = next(name for name in names if "DirectDIETClassifier" in name)
 diet = nodes[diet_node]._component
 before = names[: names.index(diet_node)]
@@ -173,7 +176,7 @@ rasa_calls = []
 run_inference = diet.model.run_inference
 diet.model.run_inference = lambda *args, **kwargs: rasa_calls.append(1) or run_inference(*args, **kwargs)
 
-out = {"class": type(diet).__name__, "differences": [], "rows": []}
+out = {"class": type(diet).__name__, "differences": [], "rows": [], "blas_threads": blas_threads}
 texts = ["how much money do i get", "salam mikham bargardam iran", "c koi le programme stp",
          "paspoort kwijt wat nu", "پاسپورت ندارم", "ok", "?", "zzzzqqq"]
 for text in texts:
@@ -204,6 +207,8 @@ def test_direct_diet_scores_equal_rasas_path() -> None:
     out: dict[str, Any] = run_json(script)
     assert out["class"] == "DirectDIETClassifier"
     assert out["head"] == "DietIntentHead"
+    # Loading the model for parsing keeps BLAS on one thread (idle BLAS threads spin).
+    assert out["blas_threads"] and set(out["blas_threads"]) == {1}
     # The sentence row is Rasa's combined sentence features, column for column.
     assert out["rows"] == [True] * 8
     assert len(out["differences"]) == 8 and max(out["differences"]) < 1e-5

@@ -36,7 +36,6 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import (
-    COSINE,
     ENTITY_RECOGNITION,
     INNER,
     INTENT_CLASSIFICATION,
@@ -174,8 +173,8 @@ class DietIntentHead:
     With no transformer layer and only sparse sentence features, DIET's intent scores
     are a small feed-forward chain of the message's sentence row: the sparse-to-dense
     layer, the hidden layers (GELU; dropout is off at inference), the text embedding, its
-    similarity with the precomputed label embeddings, and a softmax. Computed here with
-    DIET's own weights; `from_model` declines any other architecture.
+    inner-product similarity with the precomputed label embeddings, and a softmax.
+    Computed here with DIET's own weights; `from_model` declines any other architecture.
     """
 
     sparse_kernel: np.ndarray
@@ -184,7 +183,6 @@ class DietIntentHead:
     embed_kernel: np.ndarray
     embed_bias: np.ndarray
     label_embeddings: np.ndarray
-    cosine: bool
 
     @classmethod
     def from_model(cls, model: Any) -> DietIntentHead | None:
@@ -208,11 +206,12 @@ class DietIntentHead:
             and not any(name.startswith("unify_dims") for name in combining._tf_layers)
             and len(signature) == 1
             and signature[0].is_sparse
+            and all(layer.use_bias for layer in (sparse_dense, *dense_layers, embed))
             and sparse_dense.activation in (None, tf.keras.activations.linear)
-            and all(layer.activation is tf.nn.gelu and layer.use_bias for layer in dense_layers)
+            and all(layer.activation is tf.nn.gelu for layer in dense_layers)
             and embed.activation in (None, tf.keras.activations.linear)
             and loss.model_confidence == SOFTMAX
-            and loss.similarity_type in (INNER, COSINE)
+            and loss.similarity_type == INNER
             and model.all_labels_embed is not None
         )
         if not supported:
@@ -231,7 +230,6 @@ class DietIntentHead:
             embed.kernel.numpy(),
             embed.bias.numpy(),
             labels,
-            loss.similarity_type == COSINE,
         )
 
     def accepts(self, row: SparseRow) -> bool:
@@ -245,11 +243,7 @@ class DietIntentHead:
             x = x @ kernel + bias
             x = 0.5 * x * (1 + scipy.special.erf(x / np.float32(np.sqrt(2))))  # exact GELU, as tf.nn.gelu
         x = x @ self.embed_kernel + self.embed_bias
-        labels = self.label_embeddings
-        if self.cosine:
-            x = x / max(float(np.linalg.norm(x)), 1e-12)
-            labels = labels / np.maximum(np.linalg.norm(labels, axis=1, keepdims=True), 1e-12)
-        similarities = labels @ x
+        similarities = self.label_embeddings @ x  # inner-product similarity
         confidences = np.exp(similarities - similarities.max())
         return (confidences / confidences.sum())[np.newaxis, :].astype(np.float32)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -42,6 +43,8 @@ from rasa.utils.tensorflow.constants import (
     LABEL,
     SOFTMAX,
 )
+from rasa.utils.tensorflow.data_generator import RasaDataGenerator
+from rasa.utils.tensorflow.model_data import FeatureArray
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
@@ -248,6 +251,39 @@ class DietIntentHead:
         return (confidences / confidences.sum())[np.newaxis, :].astype(np.float32)
 
 
+def sparse_batch_values(array_of_sparse: FeatureArray) -> list[np.ndarray]:
+    """Rasa's `RasaDataGenerator._scipy_matrix_to_values`, in a few numpy calls per batch.
+
+    Rasa stacks three small arrays per example (about 4 numpy calls each); in DIET's training
+    that Python loop took some 60 s of the generator thread that feeds TensorFlow. Same
+    output: indices (example, row, column) in the same order, values and shape.
+    """
+    if array_of_sparse.number_of_dimensions == 4:
+        return RasaDataGenerator._4d_scipy_matrix_to_values(array_of_sparse)
+    matrices = [x if isinstance(x, scipy.sparse.coo_matrix) else x.tocoo() for x in array_of_sparse]
+    sizes = np.fromiter((x.nnz for x in matrices), dtype=np.int64, count=len(matrices))
+    indices = np.empty((int(sizes.sum()), 3), dtype=np.int64)
+    indices[:, 0] = np.repeat(np.arange(len(matrices)), sizes)
+    indices[:, 1] = np.concatenate([x.row for x in matrices])
+    indices[:, 2] = np.concatenate([x.col for x in matrices])
+    values = np.concatenate([x.data for x in matrices]).astype(np.float32)
+    shape = np.array(
+        (len(matrices), max(x.shape[0] for x in matrices), matrices[0].shape[-1]), dtype=np.int64
+    )
+    return [indices, values, shape]
+
+
+@contextmanager
+def fast_sparse_batches() -> Iterator[None]:
+    """Let Rasa's batch generator use `sparse_batch_values` while the block runs."""
+    original = RasaDataGenerator.__dict__["_scipy_matrix_to_values"]
+    RasaDataGenerator._scipy_matrix_to_values = staticmethod(sparse_batch_values)
+    try:
+        yield
+    finally:
+        RasaDataGenerator._scipy_matrix_to_values = original
+
+
 @DefaultV1Recipe.register(
     [
         DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER,
@@ -288,6 +324,11 @@ class DirectDIETClassifier(DIETClassifier):
         """
         threadpool_limits(1, user_api="blas")
         return super().load(config, model_storage, resource, execution_context, **kwargs)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Train as Rasa does; the sparse batches are built faster (the same batches)."""
+        with fast_sparse_batches():
+            return super().train(training_data)
 
     def _predict(self, message: Message) -> dict[str, Any] | None:
         if self._head is None and self.model is not None:

@@ -215,3 +215,67 @@ def test_direct_diet_scores_equal_rasas_path() -> None:
     assert out["rasa_calls"] == 0
     assert out["rasa_calls_with_diagnostics"] == 1 and "diagnostic_data" in out["diagnostic_keys"]
     assert out["intent"] == "cash_support"
+
+
+_TRAINING_SHORTCUTS_SCRIPT = """
+import json, tempfile
+from pathlib import Path
+import numpy as np, scipy.sparse as sp
+from rasa.shared.importers.importer import TrainingDataImporter
+from rasa.utils.tensorflow.data_generator import RasaDataGenerator
+from rasa.utils.tensorflow.model_data import FeatureArray
+from nlu.components import fast_sparse_batches, sparse_batch_values
+from nlu.train import read_once
+
+out = {}
+# Batches of csr and of coo matrices: sequences of 1-3 rows, one example without values.
+out["same_batches"] = []
+for kind in ("csr", "coo"):
+    matrices = [
+        sp.random(1 + i % 3, 60, density=0.1, random_state=i, format=kind) for i in range(30)
+    ] + [sp.coo_matrix((2, 60), dtype=np.float32).asformat(kind)]
+    batch = np.empty(len(matrices), dtype=object)
+    batch[:] = matrices
+    features = FeatureArray(batch, number_of_dimensions=3)
+    theirs = RasaDataGenerator._scipy_matrix_to_values(features)
+    ours = sparse_batch_values(features)
+    out["same_batches"] += [
+        bool(a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b))
+        for a, b in zip(theirs, ours)
+    ]
+out["values"] = int(theirs[1].size)
+original = RasaDataGenerator._scipy_matrix_to_values
+with fast_sparse_batches():
+    out["patched"] = RasaDataGenerator._scipy_matrix_to_values is sparse_batch_values
+out["restored"] = RasaDataGenerator._scipy_matrix_to_values is original
+
+# read_once: both of the recipe's calls get one reading, in the config's language.
+with tempfile.TemporaryDirectory() as directory:
+    root = Path(directory)
+    (root / "config.yml").write_text("language: xx\\npipeline: []\\n")
+    (root / "data.yml").write_text(
+        'version: "3.1"\\nnlu:\\n- intent: greet\\n  examples: |\\n    - hi\\n    - hello\\n'
+    )
+    inner = TrainingDataImporter.load_nlu_importer_from_config(
+        str(root / "config.yml"), training_data_paths=[str(root / "data.yml")]
+    )
+    calls = []
+    read = inner.get_nlu_data
+    inner.get_nlu_data = lambda language="en": calls.append(language) or read(language)
+    importer = read_once(inner)
+    first, second = importer.get_nlu_data(), importer.get_nlu_data(language="xx")
+    out["reads"] = calls
+    out["same_data"] = first is second
+    out["examples"] = len(first.intent_examples)
+print(json.dumps(out))
+"""
+
+
+def test_training_shortcuts_give_rasas_inputs() -> None:
+    out: dict[str, Any] = run_json(_TRAINING_SHORTCUTS_SCRIPT)
+    # DIET's sparse batches: the same indices, values and shape as Rasa's own conversion.
+    assert out["same_batches"] == [True] * 6 and out["values"] > 100
+    # The faster conversion is used only inside the block and Rasa's comes back after it.
+    assert out["patched"] and out["restored"]
+    # The training data is read once, in the config's language, for both of Rasa's callers.
+    assert out["reads"] == ["xx"] and out["same_data"] and out["examples"] == 2

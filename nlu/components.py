@@ -7,6 +7,7 @@ PYTHONPATH. The normaliser itself lives in `bot.nlu.normalize`, shared with the 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ from rasa.shared.nlu.constants import (
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import (
@@ -140,6 +142,41 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
                 )
             )
         return sequences, sentences
+
+
+# Latin-script spelling variants of Farsi sounds, folded before the vowels are dropped.
+_DIGRAPHS = (("kh", "x"), ("gh", "q"), ("sh", "s"), ("ch", "c"), ("zh", "j"), ("ph", "f"), ("w", "v"))
+_LATIN_WORD = re.compile(r"[a-z]+")
+_VOWELS = re.compile(r"(?<!^)[aeiouy]+")
+_DOUBLED = re.compile(r"(.)\1+")
+
+
+def skeleton(word: str) -> str:
+    """The consonant skeleton of a word in Latin letters: mikham, mikhaam -> mxm; pool, pul -> pl.
+
+    Common digraphs are folded to one letter, vowels after the first letter dropped and
+    doubled letters merged. Any other word (Persian script, numbers) is returned as it is.
+    """
+    if not _LATIN_WORD.fullmatch(word):
+        return word
+    for digraph, letter in _DIGRAPHS:
+        word = word.replace(digraph, letter)
+    return _DOUBLED.sub(r"\1", _VOWELS.sub("", word))
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class SkeletonCountVectorsFeaturizer(SentenceCountVectorsFeaturizer):
+    """Sentence-level counts of the words' consonant skeletons (see `skeleton`).
+
+    Farsi in Latin letters has no fixed spelling: mikham, mikhaam, mikhâm; bargardam,
+    bargardm; pool, pul; ghabl, qabl. Their skeletons are one word each (mxm, brgrdm, pl,
+    qbl), so one example teaches every spelling. Other languages' words fold too, which
+    the models weigh like any other feature.
+    """
+
+    def _process_tokens(self, tokens: list[str], attribute: str = TEXT) -> list[str]:
+        tokens = super()._process_tokens(tokens, attribute)
+        return [skeleton(token) for token in tokens] if attribute == TEXT else tokens
 
 
 class SparseRow(NamedTuple):
@@ -273,15 +310,48 @@ def sparse_batch_values(array_of_sparse: FeatureArray) -> list[np.ndarray]:
     return [indices, values, shape]
 
 
+_rasa_combine_features = Message.__dict__["_combine_features"].__func__
+
+
+def combined_features(features: list[Features], featurizers: list[str]) -> Features | None:
+    """Rasa's `Message._combine_features` for sparse features, in one step per message.
+
+    Rasa deep-copies the first featurizer's matrix and calls scipy's `hstack` once per other
+    featurizer; with three featurizers, DIET's data preparation spent some 45 s of the
+    training there. Same result: the matrices side by side, entries in the same order.
+    """
+    matrices = [f.features.tocoo() for f in features if f.is_sparse()]
+    if len(features) < 2 or len(matrices) < len(features):
+        return _rasa_combine_features(features, featurizers)
+    if len({m.shape[0] for m in matrices}) > 1:
+        return _rasa_combine_features(features, featurizers)  # Rasa's error message
+    offsets = np.cumsum([0, *(m.shape[1] for m in matrices[:-1])])
+    combined = scipy.sparse.coo_matrix(
+        (
+            np.concatenate([m.data for m in matrices]),
+            (
+                np.concatenate([m.row for m in matrices]),
+                np.concatenate([m.col + offset for m, offset in zip(matrices, offsets, strict=True)]),
+            ),
+        ),
+        shape=(matrices[0].shape[0], sum(m.shape[1] for m in matrices)),
+    )
+    first = features[0]
+    return Features(combined, first.type, first.attribute, featurizers)
+
+
 @contextmanager
-def fast_sparse_batches() -> Iterator[None]:
-    """Let Rasa's batch generator use `sparse_batch_values` while the block runs."""
-    original = RasaDataGenerator.__dict__["_scipy_matrix_to_values"]
+def fast_training_inputs() -> Iterator[None]:
+    """Let DIET's training use `combined_features` and `sparse_batch_values` in the block."""
+    combine = Message.__dict__["_combine_features"]
+    to_values = RasaDataGenerator.__dict__["_scipy_matrix_to_values"]
+    Message._combine_features = staticmethod(combined_features)
     RasaDataGenerator._scipy_matrix_to_values = staticmethod(sparse_batch_values)
     try:
         yield
     finally:
-        RasaDataGenerator._scipy_matrix_to_values = original
+        Message._combine_features = combine
+        RasaDataGenerator._scipy_matrix_to_values = to_values
 
 
 @DefaultV1Recipe.register(
@@ -326,8 +396,8 @@ class DirectDIETClassifier(DIETClassifier):
         return super().load(config, model_storage, resource, execution_context, **kwargs)
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Train as Rasa does; the sparse batches are built faster (the same batches)."""
-        with fast_sparse_batches():
+        """Train as Rasa does; its inputs are prepared faster (the same inputs, tested)."""
+        with fast_training_inputs():
             return super().train(training_data)
 
     def _predict(self, message: Message) -> dict[str, Any] | None:

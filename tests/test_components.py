@@ -224,7 +224,9 @@ import numpy as np, scipy.sparse as sp
 from rasa.shared.importers.importer import TrainingDataImporter
 from rasa.utils.tensorflow.data_generator import RasaDataGenerator
 from rasa.utils.tensorflow.model_data import FeatureArray
-from nlu.components import fast_sparse_batches, sparse_batch_values
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from nlu.components import fast_training_inputs, sparse_batch_values
 from nlu.train import read_once
 
 out = {}
@@ -244,10 +246,28 @@ for kind in ("csr", "coo"):
         for a, b in zip(theirs, ours)
     ]
 out["values"] = int(theirs[1].size)
-original = RasaDataGenerator._scipy_matrix_to_values
-with fast_sparse_batches():
+# Three featurizers' features of one message, combined as DIET's data preparation asks.
+message = Message.build(text="a b c")
+for i, (name, dtype) in enumerate([("w", np.int64), ("c", np.int64), ("s", np.float32)]):
+    for kind, rows in (("sequence", 3), ("sentence", 1)):
+        matrix = sp.random(rows, 20 + i, density=0.3, random_state=i, format="coo")
+        message.features.append(Features(matrix.astype(dtype), kind, "text", name))
+
+def described(pair):
+    out = []
+    for feature in pair:
+        m = feature.features.tocoo()
+        out.append([feature.type, feature.origin, str(m.dtype), list(m.shape),
+                    m.row.tolist(), m.col.tolist(), m.data.tolist()])
+    return out
+
+theirs_combined = described(message.get_sparse_features("text"))
+originals = (RasaDataGenerator._scipy_matrix_to_values, Message._combine_features)
+with fast_training_inputs():
+    ours_combined = described(message.get_sparse_features("text"))
     out["patched"] = RasaDataGenerator._scipy_matrix_to_values is sparse_batch_values
-out["restored"] = RasaDataGenerator._scipy_matrix_to_values is original
+out["restored"] = (RasaDataGenerator._scipy_matrix_to_values, Message._combine_features) == originals
+out["combined"] = [theirs_combined, ours_combined]
 
 # read_once: both of the recipe's calls get one reading, in the config's language.
 with tempfile.TemporaryDirectory() as directory:
@@ -275,7 +295,68 @@ def test_training_shortcuts_give_rasas_inputs() -> None:
     out: dict[str, Any] = run_json(_TRAINING_SHORTCUTS_SCRIPT)
     # DIET's sparse batches: the same indices, values and shape as Rasa's own conversion.
     assert out["same_batches"] == [True] * 6 and out["values"] > 100
-    # The faster conversion is used only inside the block and Rasa's comes back after it.
+    # Three featurizers' features side by side: the same matrices, entries in the same order.
+    theirs, ours = out["combined"]
+    assert ours == theirs and [len(matrix[5]) > 10 for matrix in ours] == [True, True]
+    assert [matrix[3] for matrix in ours] == [[3, 63], [1, 63]]
+    # The faster versions are used only inside the block and Rasa's come back after it.
     assert out["patched"] and out["restored"]
     # The training data is read once, in the config's language, for both of Rasa's callers.
     assert out["reads"] == ["xx"] and out["same_data"] and out["examples"] == 2
+
+
+_SKELETON_SCRIPT = """
+import json, tempfile
+from pathlib import Path
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from nlu.components import SkeletonCountVectorsFeaturizer, skeleton
+
+out = {"skeletons": {w: skeleton(w) for w in [
+    "mikham", "mikhaam", "bargardam", "bargardm", "pool", "pul", "ghabl", "qabl", "ik",
+    "میخوام", "__number__",
+]}}
+tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+
+def tokenized(texts, training=False):
+    messages = [Message.build(text=t, intent="x" if training else None) for t in texts]
+    if training:
+        tokenizer.process_training_data(TrainingData(messages))
+    else:
+        tokenizer.process(messages)
+    return messages
+
+with tempfile.TemporaryDirectory() as directory:
+    cls = SkeletonCountVectorsFeaturizer
+    featurizer = cls.create(
+        cls.get_default_config(), LocalModelStorage(Path(directory)), Resource("s"),
+        ExecutionContext(GraphSchema({}), "test"),
+    )
+    featurizer.train(TrainingData(tokenized(["mikham bargardam", "pul midan", "سلام خوبی"], True)))
+    out["vocabulary"] = sorted(featurizer.vectorizers["text"].vocabulary_)
+    parsed = featurizer.process(tokenized(["mikhaam bargardm", "mikham bargardam", "pool midan"]))
+    out["rows"] = [m.get_sparse_features("text")[1].features.toarray().tolist() for m in parsed]
+print(json.dumps(out, ensure_ascii=False))
+"""
+
+
+def test_skeleton_featurizer_folds_finglish_spellings() -> None:
+    out: dict[str, Any] = run_json(_SKELETON_SCRIPT)
+    skeletons = out["skeletons"]
+    # The spellings of one Finglish word share one skeleton; other words do not fold.
+    assert skeletons["mikham"] == skeletons["mikhaam"] == "mxm"
+    assert skeletons["bargardam"] == skeletons["bargardm"] == "brgrdm"
+    assert skeletons["pool"] == skeletons["pul"] == "pl"
+    assert skeletons["ghabl"] == skeletons["qabl"] == "qbl"
+    assert skeletons["ik"] == "ik" and skeletons["mikham"] != skeletons["pool"]
+    # Words in Persian script and numbers are kept as they are.
+    assert skeletons["میخوام"] == "میخوام" and skeletons["__number__"] == "__number__"
+    assert out["vocabulary"] == sorted(["brgrdm", "mdn", "mxm", "pl", "سلام", "خوبی"])
+    # Two spellings of the same message give the same features at parse time.
+    first, second, third = out["rows"]
+    assert first == second and sum(first[0]) == 2
+    assert third != first and sum(third[0]) == 2

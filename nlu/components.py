@@ -1,4 +1,5 @@
-"""Custom Rasa components: normalisation, sentence-level n-grams, direct DIET parse, blend, language.
+"""Custom Rasa components: normalisation, sentence-level n-grams and consonant skeletons,
+DIET (faster training inputs, direct parse), blend, language.
 
 Loaded by Rasa (Python 3.10) from `config.yml`; run Rasa with the project root on
 PYTHONPATH. The normaliser itself lives in `bot.nlu.normalize`, shared with the assistant.

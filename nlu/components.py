@@ -298,7 +298,7 @@ def sparse_batch_values(array_of_sparse: FeatureArray) -> list[np.ndarray]:
     """
     if array_of_sparse.number_of_dimensions == 4:
         return RasaDataGenerator._4d_scipy_matrix_to_values(array_of_sparse)
-    matrices = [x if isinstance(x, scipy.sparse.coo_matrix) else x.tocoo() for x in array_of_sparse]
+    matrices = [x.tocoo() for x in array_of_sparse]  # a coo matrix returns itself
     sizes = np.fromiter((x.nnz for x in matrices), dtype=np.int64, count=len(matrices))
     indices = np.empty((int(sizes.sum()), 3), dtype=np.int64)
     indices[:, 0] = np.repeat(np.arange(len(matrices)), sizes)
@@ -322,10 +322,9 @@ def combined_features(features: list[Features], featurizers: list[str]) -> Featu
     training there. Same result: the matrices side by side, entries in the same order.
     """
     matrices = [f.features.tocoo() for f in features if f.is_sparse()]
-    if len(features) < 2 or len(matrices) < len(features):
+    if len(matrices) < max(len(features), 2) or len({m.shape[0] for m in matrices}) > 1:
+        # One feature, dense ones, or sequences of different lengths (Rasa's error message).
         return _rasa_combine_features(features, featurizers)
-    if len({m.shape[0] for m in matrices}) > 1:
-        return _rasa_combine_features(features, featurizers)  # Rasa's error message
     offsets = np.cumsum([0, *(m.shape[1] for m in matrices[:-1])])
     combined = scipy.sparse.coo_matrix(
         (

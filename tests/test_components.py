@@ -226,7 +226,7 @@ from rasa.utils.tensorflow.data_generator import RasaDataGenerator
 from rasa.utils.tensorflow.model_data import FeatureArray
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
-from nlu.components import fast_training_inputs, sparse_batch_values
+from nlu.components import combined_features, fast_training_inputs, sparse_batch_values
 from nlu.train import read_once
 
 out = {}
@@ -265,7 +265,10 @@ theirs_combined = described(message.get_sparse_features("text"))
 originals = (RasaDataGenerator._scipy_matrix_to_values, Message._combine_features)
 with fast_training_inputs():
     ours_combined = described(message.get_sparse_features("text"))
-    out["patched"] = RasaDataGenerator._scipy_matrix_to_values is sparse_batch_values
+    out["patched"] = (
+        RasaDataGenerator._scipy_matrix_to_values is sparse_batch_values
+        and Message._combine_features is combined_features
+    )
 out["restored"] = (RasaDataGenerator._scipy_matrix_to_values, Message._combine_features) == originals
 out["combined"] = [theirs_combined, ours_combined]
 

@@ -6,6 +6,8 @@ Reports files that do not load, examples that appear twice (after normalisation,
 or across intents), and training examples that also occur in the held-out split (by line
 number only: the held-out texts are never printed, so nobody writes towards them), and
 test-split examples (eval/test/) that also occur in the training data or the held-out split.
+The splits of every language are compared: "dankjewel" in the English held-out questions
+is as seen as it is in the Dutch ones when "dankjewel" is a Dutch training example.
 Exits 1 when anything is wrong.
 """
 
@@ -38,49 +40,55 @@ def examples(path: Path) -> list[tuple[str, str, int]]:
     return found
 
 
-def main(language: str) -> int:
+def split_examples(root: Path, split: str) -> list[tuple[Path, str, int]]:
+    """(file, text, line number) of every question in one split, all languages."""
+    return [
+        (path, text, number)
+        for path in sorted((root / "eval" / split).glob("*.yml"))
+        for _, text, number in examples(path)
+    ]
+
+
+def main(language: str, root: Path = ROOT) -> int:
     problems = 0
     seen: dict[str, list[tuple[str, Path, int]]] = defaultdict(list)
-    for path in sorted((ROOT / "nlu_data" / language).glob("*.yml")):
+    for path in sorted((root / "nlu_data" / language).glob("*.yml")):
         try:
             items = examples(path)
         except Exception as error:  # any unreadable file is reported, not raised
-            print(f"{path.relative_to(ROOT)}: does not load: {error}")
+            print(f"{path.relative_to(root)}: does not load: {error}")
             problems += 1
             continue
         if not items:
-            print(f"{path.relative_to(ROOT)}: no examples")
+            print(f"{path.relative_to(root)}: no examples")
             problems += 1
         elif {intent for intent, _, _ in items} != {path.stem}:
-            print(f"{path.relative_to(ROOT)}: intent does not match the file name")
+            print(f"{path.relative_to(root)}: intent does not match the file name")
             problems += 1
         for intent, text, number in items:
             seen[normalize(text)].append((intent, path, number))
     for where in seen.values():
         if len(where) > 1:
-            places = ", ".join(f"{p.relative_to(ROOT)}:{n} ({i})" for i, p, n in where)
+            places = ", ".join(f"{p.relative_to(root)}:{n} ({i})" for i, p, n in where)
             print(f"duplicate after normalisation: {places}")
             problems += 1
-    heldout = ROOT / "eval" / "heldout" / f"{language}.yml"
-    held = {normalize(text) for _, text, _ in examples(heldout)} if heldout.exists() else set()
+    held = {normalize(text) for _, text, _ in split_examples(root, "heldout")}
     for key, where in seen.items():
         if key in held:
-            places = ", ".join(f"{p.relative_to(ROOT)}:{n}" for _, p, n in where)
+            places = ", ".join(f"{p.relative_to(root)}:{n}" for _, p, n in where)
             print(f"also in the held-out split (rewrite or delete it): {places}")
             problems += 1
-    test = ROOT / "eval" / "test" / f"{language}.yml"
-    if test.exists():
-        # The test split is never tuned on, so its own line numbers may be shown.
-        for _, text, number in examples(test):
-            key = normalize(text)
-            where_test = f"{test.relative_to(ROOT)}:{number}"
-            if key in seen:
-                places = ", ".join(f"{p.relative_to(ROOT)}:{n}" for _, p, n in seen[key])
-                print(f"test example {where_test} is also training data at {places}")
-                problems += 1
-            if key in held:
-                print(f"test example {where_test} is also in the held-out split (rewrite it)")
-                problems += 1
+    # The test split is never tuned on, so its own line numbers may be shown.
+    for test, text, number in split_examples(root, "test"):
+        key = normalize(text)
+        where_test = f"{test.relative_to(root)}:{number}"
+        if key in seen:
+            places = ", ".join(f"{p.relative_to(root)}:{n}" for _, p, n in seen[key])
+            print(f"test example {where_test} is also training data at {places}")
+            problems += 1
+        if test.stem == language and key in held:
+            print(f"test example {where_test} is also in the held-out split (rewrite it)")
+            problems += 1
     counts: dict[str, int] = defaultdict(int)
     for where in seen.values():
         for intent, _, _ in where:

@@ -40,13 +40,18 @@ def examples(path: Path) -> list[tuple[str, str, int]]:
     return found
 
 
-def split_examples(root: Path, split: str) -> list[tuple[Path, str, int]]:
-    """(file, text, line number) of every question in one split, all languages."""
-    return [
-        (path, text, number)
-        for path in sorted((root / "eval" / split).glob("*.yml"))
-        for _, text, number in examples(path)
-    ]
+def split_examples(root: Path, split: str) -> tuple[list[tuple[Path, str, int]], int]:
+    """(file, text, line number) of every question in one split, all languages; and how
+    many of its files do not load (each reported: it cannot be compared with)."""
+    found: list[tuple[Path, str, int]] = []
+    unreadable = 0
+    for path in sorted((root / "eval" / split).glob("*.yml")):
+        try:
+            found += [(path, text, number) for _, text, number in examples(path)]
+        except Exception as error:  # any unreadable file is reported, not raised
+            print(f"{path.relative_to(root)}: does not load: {error}")
+            unreadable += 1
+    return found, unreadable
 
 
 def main(language: str, root: Path = ROOT) -> int:
@@ -72,14 +77,17 @@ def main(language: str, root: Path = ROOT) -> int:
             places = ", ".join(f"{p.relative_to(root)}:{n} ({i})" for i, p, n in where)
             print(f"duplicate after normalisation: {places}")
             problems += 1
-    held = {normalize(text) for _, text, _ in split_examples(root, "heldout")}
+    held_out, unreadable = split_examples(root, "heldout")
+    tests, unreadable_tests = split_examples(root, "test")
+    problems += unreadable + unreadable_tests
+    held = {normalize(text) for _, text, _ in held_out}
     for key, where in seen.items():
         if key in held:
             places = ", ".join(f"{p.relative_to(root)}:{n}" for _, p, n in where)
             print(f"also in the held-out split (rewrite or delete it): {places}")
             problems += 1
     # The test split is never tuned on, so its own line numbers may be shown.
-    for test, text, number in split_examples(root, "test"):
+    for test, text, number in tests:
         key = normalize(text)
         where_test = f"{test.relative_to(root)}:{number}"
         if key in seen:

@@ -51,3 +51,13 @@ def test_test_question_of_another_language_is_reported(
         "test example eval/test/fr.yml:7 is also training data at nlu_data/nl/thanks.yml:7"
         in capsys.readouterr().out
     )
+
+
+def test_broken_question_file_is_reported_not_raised(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "eval/heldout/fr.yml").write_text("nlu:\n- intent: [unclosed\n", encoding="utf-8")
+    assert main("nl", project) == 1
+    out = capsys.readouterr().out
+    assert "eval/heldout/fr.yml: does not load:" in out
+    assert "nl: 2 examples in 1 intents, 1 problem(s)" in out

@@ -49,9 +49,17 @@ def split_examples(root: Path, split: str) -> tuple[list[tuple[Path, str, int]],
         try:
             found += [(path, text, number) for _, text, number in examples(path)]
         except Exception as error:  # any unreadable file is reported, not raised
-            print(f"{path.relative_to(root)}: does not load: {error}")
+            print(f"{path.relative_to(root)}: does not load: {without_text(error)}")
             unreadable += 1
     return found, unreadable
+
+
+def without_text(error: Exception) -> str:
+    """Where and why a question file does not load, without YAML's quote of its lines."""
+    mark = getattr(error, "problem_mark", None)
+    if isinstance(error, yaml.MarkedYAMLError) and mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {error.problem}"
+    return type(error).__name__
 
 
 def main(language: str, root: Path = ROOT) -> int:

@@ -56,8 +56,12 @@ def test_test_question_of_another_language_is_reported(
 def test_broken_question_file_is_reported_not_raised(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (project / "eval/heldout/fr.yml").write_text("nlu:\n- intent: [unclosed\n", encoding="utf-8")
+    (project / "eval/heldout/fr.yml").write_text(
+        "nlu:\n- intent: thanks\n  examples: |\n    - merci infiniment\n  - intent: [oops\n",
+        encoding="utf-8",
+    )
     assert main("nl", project) == 1
     out = capsys.readouterr().out
-    assert "eval/heldout/fr.yml: does not load:" in out
+    assert "eval/heldout/fr.yml: does not load: line 5, column 3: expected <block end>" in out
+    assert "merci infiniment" not in out and "oops" not in out  # no question text is printed
     assert "nl: 2 examples in 1 intents, 1 problem(s)" in out

@@ -469,14 +469,15 @@ def paired_difference(
 
     if [r.example for r in ours] != [r.example for r in default] or not ours:
         raise ValueError("the two pipelines were not run on the same examples")
+    truth = [r.example.intent for r in ours]
 
     def outcomes(results: list[Parsed]) -> dict[str, np.ndarray]:
-        right = np.array([r.intent == t.example.intent for r, t in zip(results, ours, strict=True)])
+        right = np.array([r.intent == t for r, t in zip(results, truth, strict=True)])
         fallback = np.array([r.intent == FALLBACK_INTENT for r in results])
         return {"accuracy": right, "confident_wrong_rate": ~right & ~fallback}
 
     mine, theirs = outcomes(ours), outcomes(default)
-    draws = np.random.default_rng(seed).integers(0, len(ours), size=(resamples, len(ours)))
+    draws = np.random.default_rng(seed).integers(0, len(truth), size=(resamples, len(truth)))
     found = {}
     for key in mine:
         gap = mine[key].astype(float) - theirs[key].astype(float)

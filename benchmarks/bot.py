@@ -26,10 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
-import json
 import logging
-import os
-import platform
 import random
 import signal
 import sys
@@ -47,22 +44,29 @@ from rich.table import Table
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, TypeHandler, filters
 
-from benchmarks.common import heldout_texts, percentile, positive, progress
+from benchmarks.common import (
+    chosen_model,
+    consoles,
+    heldout_questions,
+    percentile,
+    positive,
+    progress,
+    resident_mib,
+    run_facts,
+    write_report,
+)
 from bot.frontends.telegram import build_application, receiving
 from bot.nlu.cache import CachedNLU
 from bot.nlu.client import NLUUnavailable, Prediction
 from bot.nlu.intents import LANGUAGES
 from bot.nlu.resilient import Understanding
-from bot.nlu.server import ModelMissing, RasaServer, ServerFailed, latest_model
+from bot.nlu.server import ModelMissing, RasaServer, ServerFailed
 from bot.services import Services
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import DEFAULT_RASA_VENV, PROJECT_ROOT, Settings
 from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, JsonDict
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
-MODELS_DIR = PROJECT_ROOT / "models"
-RASA_VENV = PROJECT_ROOT / ".venv-rasa"
-HELDOUT_DIR = PROJECT_ROOT / "eval" / "heldout"
 REPORT_PATH = PROJECT_ROOT / "reports" / "bench-bot.json"
 
 OUTBOUND_PER_SECOND = 1000
@@ -97,11 +101,8 @@ def questions_by_language() -> tuple[dict[str, list[str]], dict[str, str]]:
     questions: dict[str, list[str]] = {}
     sources: dict[str, str] = {}
     for language in LANGUAGES:
-        path = HELDOUT_DIR / f"{language}.yml"
-        texts: list[str] = []
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            texts = heldout_texts(path)
-        if texts:
+        texts, path = heldout_questions(language)
+        if path is not None:
             # The files group examples by intent; a fixed shuffle mixes the topics of each user.
             random.Random(f"bench-bot-{language}").shuffle(texts)
             questions[language] = texts
@@ -289,19 +290,6 @@ class HandlerTimer:
 
 
 # -- memory ---------------------------------------------------------------------------------
-
-
-def resident_mib(process: psutil.Process, *, children: bool = False) -> float | None:
-    """Return the resident memory of a process (and its children), in MiB; None if it is gone."""
-    try:
-        members = [process, *(process.children(recursive=True) if children else [])]
-    except psutil.Error:
-        return None
-    total = 0
-    for member in members:
-        with contextlib.suppress(psutil.Error):
-            total += member.memory_info().rss
-    return total / 2**20 if total else None
 
 
 def cpu_seconds(process: psutil.Process, *, children: bool = False) -> float:
@@ -691,7 +679,7 @@ async def run(
     loop = asyncio.get_running_loop()
     if task is not None:
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    rasa = RasaServer(model, RASA_VENV)
+    rasa = RasaServer(model, DEFAULT_RASA_VENV)
     try:
         async with asyncio.timeout(args.max_seconds):
             progress(console, f"starting rasa run on port {rasa.port} with {model.name}")
@@ -921,24 +909,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return the exit code."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    console = Console()
-    if not console.is_terminal:  # piped or in CI: do not squeeze the tables into 80 columns
-        console = Console(width=120)
-    err = Console(stderr=True)
-    try:
-        model = args.model.resolve() if args.model else latest_model(MODELS_DIR)
-        if not model.is_file():
-            raise ModelMissing(f"{model} does not exist")
-    except ModelMissing as error:
-        err.print(f"[red]error:[/red] {error}")
+    console, err = consoles()
+    model = chosen_model(args.model, err)
+    if model is None:
         return 2
     questions, sources = questions_by_language()
     users = make_users(args.users, args.messages, questions)
     results: dict[str, Any] = {
-        "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
+        **run_facts(),
         "model": model.name,
         "users": args.users,
         "messages": args.messages,
@@ -963,10 +941,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     results["targets"] = targets(results["assistant"], results["assistant_uncached"])
     results["notes"] = notes(results, args, sources)
-    REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
-    REPORT_PATH.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     render(results, console)
-    console.print(f"Wrote {REPORT_PATH.relative_to(PROJECT_ROOT)}")
+    write_report(REPORT_PATH, results, console)
     return 0
 
 

@@ -19,7 +19,6 @@ import contextlib
 import http.client
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -35,21 +34,28 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import heldout_texts, percentile, positive, progress, sigterm_as_interrupt
+from benchmarks.common import (
+    chosen_model,
+    consoles,
+    heldout_questions,
+    percentile,
+    positive,
+    progress,
+    resident_mib,
+    run_facts,
+    sigterm_as_interrupt,
+    write_report,
+)
 from bot.nlu.client import NLUClient, NLUUnavailable
 from bot.nlu.intents import LANGUAGES
 from bot.nlu.server import (
     ModelMissing,
     RasaServer,
     ServerFailed,
-    latest_model,
     rasa_environment,
 )
-from bot.settings import PROJECT_ROOT
+from bot.settings import DEFAULT_RASA_VENV, PROJECT_ROOT
 
-MODELS_DIR = PROJECT_ROOT / "models"
-RASA_VENV = PROJECT_ROOT / ".venv-rasa"
-HELDOUT_DIR = PROJECT_ROOT / "eval" / "heldout"
 REPORT_PATH = PROJECT_ROOT / "reports" / "bench-nlu.json"
 PER_LANGUAGE = 40
 """Utterances taken from each language's held-out file."""
@@ -111,11 +117,8 @@ def utterances(per_language: int = PER_LANGUAGE) -> tuple[list[str], dict[str, s
     by_language: dict[str, list[str]] = {}
     sources: dict[str, str] = {}
     for language in LANGUAGES:
-        path = HELDOUT_DIR / f"{language}.yml"
-        texts: list[str] = []
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            texts = heldout_texts(path)
-        if texts:
+        texts, path = heldout_questions(language)
+        if path is not None:
             step = max(1, len(texts) // per_language)
             by_language[language] = texts[::step][:per_language]
             sources[language] = str(path.relative_to(PROJECT_ROOT))
@@ -217,23 +220,12 @@ async def measure(
     return summarize(scenario, clients, latencies, sum(errors), time.perf_counter() - started)
 
 
-def resident_mib(pid: int) -> float:
-    """Return the resident memory of a process and all its children, in MiB."""
-    process = psutil.Process(pid)
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += member.memory_info().rss
-    return total / 2**20
-
-
 def train_seconds(console: Console) -> float:
     """Time a full training (`python -m nlu.train`) into a temporary directory, as `make train` runs it."""
     with tempfile.TemporaryDirectory(prefix="bench-nlu-") as scratch:
         env = rasa_environment()
-        command = [
-            str(RASA_VENV / "bin" / "python"), "-m", "nlu.train", "--out", str(Path(scratch) / "models"),
-        ]  # fmt: skip
+        python = DEFAULT_RASA_VENV / "bin" / "python"
+        command = [str(python), "-m", "nlu.train", "--out", str(Path(scratch) / "models")]
         log_path = Path(scratch) / "train.log"
         started = time.perf_counter()
         with log_path.open("wb") as log:
@@ -265,14 +257,14 @@ async def run_server_benchmarks(
     model: Path, texts: list[str], args: argparse.Namespace, console: Console
 ) -> dict[str, Any]:
     """Start the server, measure start-up, latency and memory, and always stop it."""
-    server = RasaServer(model, RASA_VENV)
+    server = RasaServer(model, DEFAULT_RASA_VENV)
     progress(console, f"starting rasa run on port {server.port} with {model.name}")
     server.start()
     try:
         await server.wait_ready()
         assert server.process is not None and server.startup_seconds is not None
         progress(console, f"server ready in {server.startup_seconds:.1f} s")
-        memory_idle = resident_mib(server.process.pid)
+        memory_idle = resident_mib(psutil.Process(server.process.pid), children=True)
 
         progress(console, f"warming up ({args.warmup} requests)")
         await measure("warm-up", server.url, texts, 1, args.warmup)
@@ -285,7 +277,7 @@ async def run_server_benchmarks(
         label = f"{args.clients} clients × {args.concurrent_requests} requests"
         progress(console, label)
         concurrent = await measure("concurrent", server.url, texts, args.clients, args.concurrent_requests)
-        memory_loaded = resident_mib(server.process.pid)
+        memory_loaded = resident_mib(psutil.Process(server.process.pid), children=True)
         return {
             "startup_seconds": server.startup_seconds,
             "memory_mib_after_startup": memory_idle,
@@ -366,23 +358,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return the exit code."""
     args = parse_args(argv)
-    console = Console()
-    if not console.is_terminal:  # piped or in CI: do not squeeze the tables into 80 columns
-        console = Console(width=120)
-    err = Console(stderr=True)
-    try:
-        model = args.model.resolve() if args.model else latest_model(MODELS_DIR)
-        if not model.is_file():
-            raise ModelMissing(f"{model} does not exist")
-    except ModelMissing as error:
-        err.print(f"[red]error:[/red] {error}")
+    console, err = consoles()
+    model = chosen_model(args.model, err)
+    if model is None:
         return 2
     texts, sources = utterances()
     results: dict[str, Any] = {
-        "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
+        **run_facts(),
         "load_average_1min_at_start": round(os.getloadavg()[0], 2),
         "model": model.name,
         "utterances": len(texts),
@@ -408,10 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.skip_train
         else "python -m nlu.train (as make train: full training of config.yml on nlu_data/)"
     )
-    REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
-    REPORT_PATH.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     render(results, console)
-    console.print(f"Wrote {REPORT_PATH.relative_to(PROJECT_ROOT)}")
+    write_report(REPORT_PATH, results, console)
     return 0
 
 

@@ -39,7 +39,7 @@ def test_held_out_question_of_another_language_is_reported(
     assert main("nl", project) == 1
     out = capsys.readouterr().out
     assert "also in the held-out split (rewrite or delete it): nlu_data/nl/thanks.yml:8" in out
-    assert "Dank u wel" not in out  # held-out texts are never printed
+    assert "Dank U Wel" not in out  # held-out texts are never printed
 
 
 def test_test_question_of_another_language_is_reported(

@@ -48,6 +48,7 @@ from benchmarks.common import (
     chosen_model,
     consoles,
     heldout_questions,
+    mib,
     percentile,
     positive,
     progress,
@@ -778,13 +779,9 @@ def _pair(figures: dict[str, float] | None, digits: int = 1) -> str:
     return f"{figures['p50_ms']:.{digits}f} / {figures['p95_ms']:.{digits}f} ms"
 
 
-def _mib(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}"
-
-
 def _rasa_memory(memory: dict[str, Any]) -> str:
     keys = ("rasa_rss_start_mib", "rasa_rss_peak_mib", "rasa_rss_end_mib")
-    return "—" if memory[keys[0]] is None else " / ".join(_mib(memory[key]) for key in keys) + " MiB"
+    return "—" if memory[keys[0]] is None else " / ".join(mib(memory[key]) for key in keys) + " MiB"
 
 
 def render(results: dict[str, Any], console: Console) -> None:
@@ -835,9 +832,9 @@ def render(results: dict[str, Any], console: Console) -> None:
             "CPU per update: Rasa server",
             lambda p: "—" if p["rasa_cpu_ms_per_update"] is None else f"{p['rasa_cpu_ms_per_update']:.2f} ms",
         ),
-        ("RSS of this process: start", lambda p: _mib(p["memory"]["rss_start_mib"]) + " MiB"),
-        ("RSS of this process: peak", lambda p: _mib(p["memory"]["rss_peak_mib"]) + " MiB"),
-        ("RSS of this process: end", lambda p: _mib(p["memory"]["rss_end_mib"]) + " MiB"),
+        ("RSS of this process: start", lambda p: mib(p["memory"]["rss_start_mib"]) + " MiB"),
+        ("RSS of this process: peak", lambda p: mib(p["memory"]["rss_peak_mib"]) + " MiB"),
+        ("RSS of this process: end", lambda p: mib(p["memory"]["rss_end_mib"]) + " MiB"),
         ("RSS growth, 2nd vs 1st half (mean)", lambda p: f"{p['memory']['rss_growth_mib']:+.1f} MiB"),
         ("RSS of the Rasa server: start / peak / end", lambda p: _rasa_memory(p["memory"])),
         ("one at a time, before the load: updates", lambda p: str(p["solo"].get("updates", "—"))),

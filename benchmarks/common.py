@@ -127,6 +127,11 @@ def resident_mib(process: psutil.Process, *, children: bool = False) -> float | 
     return total / 2**20 if total else None
 
 
+def mib(value: float | None) -> str:
+    """A memory figure for a table, in whole MiB; a dash when it could not be read."""
+    return "—" if value is None else f"{value:.0f}"
+
+
 def write_report(path: Path, results: dict[str, Any], console: Console) -> None:
     """Write a benchmark's figures as JSON and say where."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,7 @@ from benchmarks.common import (
     chosen_model,
     consoles,
     heldout_questions,
+    mib,
     percentile,
     positive,
     progress,
@@ -318,8 +319,8 @@ def render(results: dict[str, Any], console: Console) -> None:
         ("model", results["model"]),
         ("utterances (fa, fr, nl, en)", str(results["utterances"])),
         ("start-up until ready", f"{results['startup_seconds']:.1f} s"),
-        ("resident memory after start-up", f"{results['memory_mib_after_startup']:.0f} MiB"),
-        ("resident memory after the load", f"{results['memory_mib_after_load']:.0f} MiB"),
+        ("resident memory after start-up", mib(results["memory_mib_after_startup"]) + " MiB"),
+        ("resident memory after the load", mib(results["memory_mib_after_load"]) + " MiB"),
         (
             "training time (make train: full training, from scratch)",
             "skipped (--skip-train)" if training is None else f"{training:.1f} s",

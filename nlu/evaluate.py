@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 import shutil
 import sys
 import time
@@ -108,6 +109,7 @@ class Pipeline:
     error: str | None = None
     parse_seconds: float | None = None
     results: list[Parsed] = field(default_factory=list)
+    resumable: bool = False
 
 
 # --------------------------------------------------------------------------- data
@@ -226,6 +228,42 @@ def short_default_config(epochs: int) -> Path:
     return path
 
 
+def prepare_resume(resume: Path, digest: str, *, force: bool) -> int:
+    """Keep `resume/` only if it holds checkpoints of these inputs; return the epochs it has."""
+    marker = resume / "inputs"
+    kept = not force and marker.is_file() and marker.read_text().strip() == digest
+    if not kept:
+        shutil.rmtree(resume, ignore_errors=True)
+    resume.mkdir(parents=True, exist_ok=True)
+    marker.write_text(digest + "\n")
+    index = resume / "checkpoint"
+    found = re.search(r"ckpt-(\d+)", index.read_text()) if index.is_file() else None
+    if found:
+        progress(f"resuming: DIET checkpoint of epoch {found[1]} found in {shown(resume)}")
+    return int(found[1]) if found else 0
+
+
+def make_resumable(config: Path, resume: Path) -> None:
+    """Spell out Rasa's auto-configured pipeline in `config`, with a DIET that can resume.
+
+    The pipeline is the one Rasa fills in for `config` (for `rasa init`'s file, its default
+    pipeline); only DIETClassifier becomes `nlu.resumable.ResumableDIETClassifier`, the same
+    classifier with the same settings, which saves a checkpoint after every epoch.
+    """
+    from rasa.engine.recipes.recipe import Recipe
+    from rasa.shared.data import TrainingType
+    from rasa.shared.utils.io import read_config_file, write_yaml
+
+    settings = read_config_file(config)
+    recipe = Recipe.recipe_for_name(settings.get("recipe"))
+    settings, _, _ = recipe.auto_configure(config, settings, TrainingType.NLU)
+    for step in settings.get("pipeline") or []:
+        if step.get("name") == "DIETClassifier":
+            step["name"] = "nlu.resumable.ResumableDIETClassifier"
+            step["resume_dir"] = str(resume)
+    write_yaml(settings, config)
+
+
 def train(pipeline: Pipeline, *, force: bool) -> None:
     """Train `pipeline` into its directory, unless an identical model is already there."""
     from nlu.train import train as train_model
@@ -250,6 +288,11 @@ def train(pipeline: Pipeline, *, force: bool) -> None:
     # so the installed package's file is never modified.
     config = pipeline.out_dir / "config.yml"
     shutil.copyfile(pipeline.source_config, config)
+    resume = pipeline.out_dir / "resume"
+    resumed_at = 0
+    if pipeline.resumable:
+        resumed_at = prepare_resume(resume, digest, force=force)
+        make_resumable(config, resume)
     # Always a full training, as `make train` runs it (nlu/train.py: Rasa's cache keys ignore
     # the code of bot/nlu/normalize.py, and a partly cached run would give a meaningless time).
     progress(
@@ -265,16 +308,20 @@ def train(pipeline: Pipeline, *, force: bool) -> None:
         progress(f"[{pipeline.name}] {pipeline.error}")
         return
     seconds = time.perf_counter() - started
+    shutil.rmtree(resume, ignore_errors=True)
     for old in pipeline.out_dir.glob("*.tar.gz"):
         if old != model:
             old.unlink()
     pipeline.model, pipeline.trained, pipeline.forced = model, True, force
     pipeline.train_seconds = seconds
     pipeline.train_note = f"trained in {seconds:.1f} s" + (" (--force)" if force else "")
+    if resumed_at:
+        pipeline.train_note += f", resumed after DIET epoch {resumed_at} of an earlier run"
     stamp = {
         "model": model.name,
         "inputs": digest,
         "seconds": round(seconds, 2),
+        "resumed_after_epoch": resumed_at,
         "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
@@ -680,7 +727,13 @@ def main(argv: list[str] | None = None) -> int:
             [OUR_CONFIG, *data_files, *(ROOT / name for name in OUR_CODE)],
             MODELS / "ours",
         ),
-        Pipeline("default", default_config, [default_config, *data_files], default_dir),
+        Pipeline(
+            "default",
+            default_config,
+            [default_config, *data_files, ROOT / "nlu" / "resumable.py"],
+            default_dir,
+            resumable=True,
+        ),
     ]
     if args.only:
         pipelines = [p for p in pipelines if p.name == args.only]

@@ -1,0 +1,153 @@
+"""Rasa's default pipeline in `make eval`: a DIET training that is stopped resumes where it was.
+
+Real trainings in the Rasa environment on a few intents, one of them killed mid-way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from bot.nlu.server import rasa_environment
+from bot.settings import DEFAULT_RASA_VENV, PROJECT_ROOT
+from tests.rasa_python import run_json
+
+EPOCHS = 6
+INTENTS = ("greet", "thanks", "costs")
+TRAIN = """
+import logging, sys
+from pathlib import Path
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+from nlu.train import train
+print(train(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))
+"""
+
+
+def write_project(root: Path) -> tuple[Path, Path, Path]:
+    """A tiny config (DIET that resumes) and data; return config, data and resume paths."""
+    data, resume = root / "data", root / "resume"
+    data.mkdir(parents=True)
+    for intent in INTENTS:
+        source = PROJECT_ROOT / "nlu_data" / "en" / f"{intent}.yml"
+        (data / source.name).write_text(source.read_text())
+    config = root / "config.yml"
+    config.write_text(
+        "recipe: default.v1\nassistant_id: resume-test\nlanguage: en\npipeline:\n"
+        "  - name: WhitespaceTokenizer\n  - name: CountVectorsFeaturizer\n"
+        f"  - name: nlu.resumable.ResumableDIETClassifier\n    epochs: {EPOCHS}\n"
+        f"    resume_dir: {resume}\n"
+    )
+    return config, data, resume
+
+
+def start(root: Path) -> subprocess.Popen[str]:
+    """Start training the project in `root` (written by `write_project`)."""
+    command = [str(DEFAULT_RASA_VENV / "bin" / "python"), "-c", TRAIN]
+    command += [str(root / "config.yml"), str(root / "data"), str(root / "out")]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=rasa_environment(),
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> str:
+    """Wait for a training; return its log (stderr)."""
+    _, log = process.communicate(timeout=600)
+    assert process.returncode == 0, log[-2000:]
+    return log
+
+
+def final_step(log: str) -> int:
+    found = re.search(rf"DIET trained {EPOCHS} epochs \(optimizer step (\d+)\)", log)
+    assert found, log[-2000:]
+    return int(found[1])
+
+
+def test_a_killed_training_resumes_at_the_next_epoch_with_the_same_schedule(tmp_path: Path) -> None:
+    write_project(tmp_path / "whole")
+    _, _, resume = write_project(tmp_path / "interrupted")
+    whole = start(tmp_path / "whole")
+    interrupted = start(tmp_path / "interrupted")
+    deadline = time.monotonic() + 600
+    while not (resume / "ckpt-2.index").exists():
+        assert interrupted.poll() is None, "the training ended before its second epoch"
+        assert time.monotonic() < deadline, "no checkpoint after the second epoch"
+        time.sleep(0.1)
+    interrupted.send_signal(signal.SIGKILL)
+    interrupted.wait()
+    assert not list((tmp_path / "interrupted" / "out").glob("*.tar.gz")), "was not interrupted"
+    saved = int(re.findall(r"ckpt-(\d+)", (resume / "checkpoint").read_text())[0])
+    assert 2 <= saved < EPOCHS
+
+    log = finish(start(tmp_path / "interrupted"))
+
+    assert f"resuming DIET at epoch {saved + 1} of {EPOCHS}" in log
+    assert f"epoch {saved} saved" not in log  # the epochs already done are not trained again
+    assert list((tmp_path / "interrupted" / "out").glob("*.tar.gz"))
+    # The optimiser's step counter came back from the checkpoint and the batch sizes
+    # followed the same schedule: the same number of steps as a run never stopped.
+    assert final_step(log) == final_step(finish(whole))
+
+
+PREPARE = """
+import json, sys
+from pathlib import Path
+from nlu.evaluate import prepare_resume
+resume, digest, force = json.load(sys.stdin)
+print(json.dumps(prepare_resume(Path(resume), digest, force=force)))
+"""
+
+
+def prepare(resume: Path, digest: str, force: bool = False) -> int:
+    return int(run_json(PREPARE, stdin=json.dumps([str(resume), digest, force])))
+
+
+def test_checkpoints_of_other_inputs_are_thrown_away(tmp_path: Path) -> None:
+    resume = tmp_path / "resume"
+    assert prepare(resume, "digest-a") == 0
+    (resume / "checkpoint").write_text('model_checkpoint_path: "ckpt-7"\n')
+    (resume / "ckpt-7.index").write_text("")
+
+    assert prepare(resume, "digest-a") == 7  # same data and config: resume after epoch 7
+    assert prepare(resume, "digest-a", force=True) == 0  # --force trains from scratch
+    assert not (resume / "ckpt-7.index").exists()
+    (resume / "checkpoint").write_text('model_checkpoint_path: "ckpt-7"\n')
+    assert prepare(resume, "digest-b") == 0  # the data changed
+    assert (resume / "inputs").read_text().strip() == "digest-b"
+
+
+def test_the_resumable_default_is_rasas_default_pipeline_but_for_the_class(tmp_path: Path) -> None:
+    script = f"""
+import json, shutil
+from pathlib import Path
+from rasa.engine.recipes.recipe import Recipe
+from rasa.shared.data import TrainingType
+from rasa.shared.utils.io import read_config_file
+from nlu.evaluate import default_config_path, make_resumable
+source, config = default_config_path(), Path({str(tmp_path / "config.yml")!r})
+shutil.copyfile(source, config)
+make_resumable(config, Path("/somewhere/resume"))
+plain = Path({str(tmp_path / "plain.yml")!r})
+shutil.copyfile(source, plain)
+settings = read_config_file(plain)
+expected, _, _ = Recipe.recipe_for_name(settings.get("recipe")).auto_configure(
+    plain, settings, TrainingType.NLU
+)
+print(json.dumps({{"got": read_config_file(config)["pipeline"], "expected": expected["pipeline"]}}))
+"""
+    found = run_json(script)
+    got, expected = found["got"], found["expected"]
+    diet = next(step for step in got if step["name"] == "nlu.resumable.ResumableDIETClassifier")
+    assert diet["resume_dir"] == "/somewhere/resume"
+    assert diet["epochs"] == 100
+    assert [{**s, "name": "DIETClassifier"} if s is diet else s for s in got] == [
+        {**s, "resume_dir": "/somewhere/resume"} if s["name"] == "DIETClassifier" else s for s in expected
+    ]

@@ -110,6 +110,7 @@ class Pipeline:
     parse_seconds: float | None = None
     results: list[Parsed] = field(default_factory=list)
     resumable: bool = False
+    stop_at_epoch: int | None = None
 
 
 # --------------------------------------------------------------------------- data
@@ -228,6 +229,13 @@ def short_default_config(epochs: int) -> Path:
     return path
 
 
+def checkpoint_epoch(resume: Path) -> int | None:
+    """Return the epoch of the latest checkpoint in `resume`, if any."""
+    index = resume / "checkpoint"
+    found = re.search(r"ckpt-(\d+)", index.read_text()) if index.is_file() else None
+    return int(found[1]) if found else None
+
+
 def prepare_resume(resume: Path, digest: str, *, force: bool) -> int:
     """Keep `resume/` only if it holds checkpoints of these inputs; return the epochs it has."""
     marker = resume / "inputs"
@@ -236,14 +244,13 @@ def prepare_resume(resume: Path, digest: str, *, force: bool) -> int:
         shutil.rmtree(resume, ignore_errors=True)
     resume.mkdir(parents=True, exist_ok=True)
     marker.write_text(digest + "\n")
-    index = resume / "checkpoint"
-    found = re.search(r"ckpt-(\d+)", index.read_text()) if index.is_file() else None
-    if found:
-        progress(f"resuming: DIET checkpoint of epoch {found[1]} found in {shown(resume)}")
-    return int(found[1]) if found else 0
+    epoch = checkpoint_epoch(resume)
+    if epoch:
+        progress(f"resuming: DIET checkpoint of epoch {epoch} found in {shown(resume)}")
+    return epoch or 0
 
 
-def make_resumable(config: Path, resume: Path) -> None:
+def make_resumable(config: Path, resume: Path, stop_at_epoch: int | None = None) -> None:
     """Spell out Rasa's auto-configured pipeline in `config`, with a DIET that can resume.
 
     The pipeline is the one Rasa fills in for `config` (for `rasa init`'s file, its default
@@ -261,7 +268,67 @@ def make_resumable(config: Path, resume: Path) -> None:
         if step.get("name") == "DIETClassifier":
             step["name"] = "nlu.resumable.ResumableDIETClassifier"
             step["resume_dir"] = str(resume)
+            if stop_at_epoch is not None:
+                step["stop_at_epoch"] = stop_at_epoch
     write_yaml(settings, config)
+
+
+class NoCheckpoint(Exception):
+    """The default pipeline has no unfinished training of the current inputs to measure."""
+
+
+def so_far(default: Pipeline, wanted: int | None = None, attempts: int = 5) -> Pipeline:
+    """Return the default pipeline as its unfinished training stands: its latest checkpoint.
+
+    The checkpoint is copied (the training may still be running and replace it) into a
+    directory of its own, where a training told to stop at that epoch saves it as a model.
+    With `wanted`, that epoch: a model already saved from it, or the latest checkpoint if it
+    is of that epoch (so that both splits measure the same model).
+    """
+
+    def snapshot(epoch: int) -> Pipeline:
+        out_dir = default.out_dir.with_name(f"{default.out_dir.name}-epoch-{epoch}")
+        return Pipeline(
+            default.name,
+            default.source_config,
+            default.inputs,
+            out_dir,
+            resumable=True,
+            stop_at_epoch=epoch,
+        )
+
+    digest = inputs_digest(default.inputs)
+    if wanted is not None:
+        saved = snapshot(wanted)
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads((saved.out_dir / "trained.json").read_text())["inputs"] == digest:
+                return saved
+    resume = default.out_dir / "resume"
+    marker = resume / "inputs"
+    if not marker.is_file() or marker.read_text().strip() != digest:
+        raise NoCheckpoint(
+            f"no checkpoint of the current data and config in {shown(resume)}: "
+            "`make eval` saves one after every epoch of the default's training"
+        )
+    for _ in range(attempts):
+        epoch = checkpoint_epoch(resume)
+        if epoch is None:
+            raise NoCheckpoint(f"no epoch finished yet in {shown(resume)}")
+        if wanted is not None and epoch != wanted:
+            raise NoCheckpoint(f"no model of epoch {wanted}, and the checkpoint is of epoch {epoch}")
+        found = snapshot(epoch)
+        copy = found.out_dir / "resume"
+        shutil.rmtree(copy, ignore_errors=True)
+        copy.mkdir(parents=True)
+        try:
+            for path in resume.iterdir():
+                if path.name in ("inputs", "checkpoint") or re.search(rf"-{epoch}(\.|$)", path.name):
+                    shutil.copy2(path, copy / path.name)
+        except FileNotFoundError:
+            continue  # the training saved its next epoch meanwhile: take that one
+        if checkpoint_epoch(copy) == epoch:
+            return found
+    raise NoCheckpoint(f"{shown(resume)} kept changing while it was copied")
 
 
 def train(pipeline: Pipeline, *, force: bool) -> None:
@@ -282,6 +349,7 @@ def train(pipeline: Pipeline, *, force: bool) -> None:
             f"(that run took {stamp.get('seconds', 0):.0f} s; --force retrains)"
         )
         progress(f"[{pipeline.name}] model up to date: {previous.name}, training skipped")
+        shutil.rmtree(pipeline.out_dir / "resume", ignore_errors=True)  # a copy made for it
         return
 
     # Rasa writes its auto-configured defaults back into the config file: train on a copy
@@ -292,7 +360,7 @@ def train(pipeline: Pipeline, *, force: bool) -> None:
     resumed_at = 0
     if pipeline.resumable:
         resumed_at = prepare_resume(resume, digest, force=force)
-        make_resumable(config, resume)
+        make_resumable(config, resume, pipeline.stop_at_epoch)
     # Always a full training, as `make train` runs it (nlu/train.py: Rasa's cache keys ignore
     # the code of bot/nlu/normalize.py, and a partly cached run would give a meaningless time).
     progress(
@@ -315,7 +383,12 @@ def train(pipeline: Pipeline, *, force: bool) -> None:
     pipeline.model, pipeline.trained, pipeline.forced = model, True, force
     pipeline.train_seconds = seconds
     pipeline.train_note = f"trained in {seconds:.1f} s" + (" (--force)" if force else "")
-    if resumed_at:
+    if pipeline.stop_at_epoch is not None and resumed_at == pipeline.stop_at_epoch:
+        pipeline.train_note = (
+            f"saved from the checkpoint of DIET epoch {resumed_at} of a training not finished "
+            f"(in {seconds:.1f} s; that training's time is not measured here)"
+        )
+    elif resumed_at:
         pipeline.train_note += f", resumed after DIET epoch {resumed_at} of an earlier run"
     stamp = {
         "model": model.name,
@@ -665,6 +738,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="train Rasa's default pipeline with N epochs instead of 100 (reported as such)",
     )
     parser.add_argument(
+        "--default-so-far",
+        nargs="?",
+        const=0,
+        type=positive_int,
+        metavar="EPOCH",
+        help="measure Rasa's default pipeline as its unfinished training stands: the epoch "
+        "last saved by a `make eval` that is still running or was stopped, or EPOCH if a "
+        "model of it was saved (to measure the other split on the same model)",
+    )
+    parser.add_argument(
         "--only",
         choices=["ours", "default"],
         help="evaluate one pipeline (Rasa's default takes long to train on 2 cores)",
@@ -737,8 +820,18 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.only:
         pipelines = [p for p in pipelines if p.name == args.only]
+    if args.default_so_far is not None:
+        wanted = args.default_so_far or None
+        try:
+            pipelines = [so_far(p, wanted) if p.name == "default" else p for p in pipelines]
+        except NoCheckpoint as error:
+            print(f"error: --default-so-far: {error}", file=sys.stderr)
+            return 2
+        stopped = next((p.stop_at_epoch for p in pipelines if p.stop_at_epoch), None)
+        suffix += f"-default-epoch-{stopped}" if stopped else ""
     for pipeline in pipelines:
-        train(pipeline, force=args.force)
+        # A model saved from a checkpoint is never retrained from scratch (--force).
+        train(pipeline, force=args.force and pipeline.stop_at_epoch is None)
     for pipeline in pipelines:
         if pipeline.model is not None:
             asyncio.run(parse_all(pipeline, examples))
@@ -824,11 +917,18 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for line in report_table(figures, languages):
         print(line)
-    if args.default_epochs and any(p.name == "default" for p in pipelines):
-        print(
-            f"  note: default = Rasa's default pipeline trained {args.default_epochs} epochs "
-            "instead of 100 (--default-epochs)"
-        )
+    epochs = args.default_epochs or 100
+    for pipeline in pipelines:
+        if pipeline.stop_at_epoch:
+            print(
+                f"  note: default = Rasa's default pipeline as its training stood after epoch "
+                f"{pipeline.stop_at_epoch} of {epochs} (--default-so-far)"
+            )
+        elif args.default_epochs and pipeline.name == "default":
+            print(
+                f"  note: default = Rasa's default pipeline trained {epochs} epochs "
+                "instead of 100 (--default-epochs)"
+            )
     if paired is not None:
         print()
         print("Ours minus the default, on the same examples (paired bootstrap, 2,000 draws):")

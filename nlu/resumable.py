@@ -7,6 +7,11 @@ after every epoch into `resume_dir`, and continues from the last saved epoch whe
 again. The training itself (layers, defaults, optimiser, batch sizes, shuffling) is DIET's:
 a run stopped and resumed trains the same number of steps with the same schedule.
 
+With `stop_at_epoch` set, the training ends after that epoch of its schedule (the batch
+sizes still follow the full `epochs`) and saves the model as it stands. Started from a copy
+of a checkpoint of exactly that epoch, it trains nothing: this is how `make eval` measures a
+training that has not finished yet (`--default-so-far`).
+
 The caller owns the directory: it must empty it when the training data or config changes
 (`nlu/evaluate.py` keys it by a digest of both) and may delete it once the model is saved.
 """
@@ -28,6 +33,7 @@ from rasa.utils.tensorflow.models import RasaModel
 logger = logging.getLogger(__name__)
 
 RESUME_DIR = "resume_dir"
+STOP_AT_EPOCH = "stop_at_epoch"
 STATE_FILE = "generator-state-{epoch}.pkl"
 
 
@@ -40,9 +46,11 @@ class _SaveEveryEpoch(tf.keras.callbacks.Callback):
         done: tf.Variable,
         directory: Path,
         epochs: int,
+        stop: int | None,
     ) -> None:
         super().__init__()
         self.manager, self.done, self.directory, self.epochs = manager, done, directory, epochs
+        self.stop = stop
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         finished = epoch + 1
@@ -59,15 +67,20 @@ class _SaveEveryEpoch(tf.keras.callbacks.Callback):
         for old in self.directory.glob(STATE_FILE.format(epoch="*")):
             if old != state:
                 old.unlink()
-        logger.info(f"epoch {finished} saved to {self.directory} (optimizer step {self.steps})")
+        steps = int(self.model.optimizer.iterations.numpy())
+        logger.info(f"epoch {finished} saved to {self.directory} (optimizer step {steps})")
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        logger.info(f"DIET trained {self.epochs} epochs (optimizer step {self.steps})")
+        log_end(self.model, self.epochs if self.stop is None else self.stop, self.epochs)
 
-    @property
-    def steps(self) -> int:
-        """Batches trained on so far, over every run of this training."""
-        return int(self.model.optimizer.iterations.numpy())
+
+def log_end(model: RasaModel, done: int, epochs: int) -> None:
+    """Log how far the training went, with the optimiser's step count over every run."""
+    steps = int(model.optimizer.iterations.numpy())
+    if done < epochs:
+        logger.info(f"DIET stopped after epoch {done} of {epochs} (optimizer step {steps})")
+    else:
+        logger.info(f"DIET trained {epochs} epochs (optimizer step {steps})")
 
 
 @DefaultV1Recipe.register(
@@ -83,21 +96,26 @@ class ResumableDIETClassifier(DIETClassifier):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         """DIET's defaults, plus where to keep the checkpoints (none: not resumable)."""
-        return {**DIETClassifier.get_default_config(), RESUME_DIR: None}
+        return {**DIETClassifier.get_default_config(), RESUME_DIR: None, STOP_AT_EPOCH: None}
 
     def _instantiate_model_class(self, model_data: RasaModelData) -> RasaModel:
         model = super()._instantiate_model_class(model_data)
         directory = self.component_config.get(RESUME_DIR)
         if directory and not self.finetune_mode:
             # Keras tracks what is assigned to a model's attributes: bypass it for a method.
-            object.__setattr__(model, "fit", self._resumable_fit(model, Path(directory)))
+            stop = self.component_config.get(STOP_AT_EPOCH)
+            fit = self._resumable_fit(model, Path(directory), stop)
+            object.__setattr__(model, "fit", fit)
         return model
 
     @staticmethod
-    def _resumable_fit(model: RasaModel, directory: Path) -> Any:
+    def _resumable_fit(model: RasaModel, directory: Path, stop: int | None) -> Any:
         fit = model.fit
 
         def resumable_fit(data_generator: Any, *, epochs: int, callbacks: list, **kwargs: Any):
+            if stop is not None and not 1 <= stop <= epochs:
+                raise ValueError(f"{STOP_AT_EPOCH} must be between 1 and {epochs}: {stop}")
+            end = epochs if stop is None else stop
             directory.mkdir(parents=True, exist_ok=True)
             done = tf.Variable(0, dtype=tf.int64, trainable=False)
             checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, done=done)
@@ -107,6 +125,18 @@ class ResumableDIETClassifier(DIETClassifier):
                 # Restores `done` now; the layers' and Adam's variables as they are created.
                 checkpoint.restore(manager.latest_checkpoint)
                 start = int(done.numpy())
+                if start > end:
+                    raise ValueError(f"checkpoint of epoch {start} is past {STOP_AT_EPOCH} {end}")
+                if start == end:
+                    # Nothing left to train. Build the layers and Adam's slots as Rasa does
+                    # when it loads a model (one step on one batch), then overwrite them all
+                    # with the checkpoint's values: the model is the training's at `start`.
+                    history = fit(data_generator, epochs=1, steps_per_epoch=1, verbose=False)
+                    restored = checkpoint.restore(manager.latest_checkpoint)
+                    restored.assert_existing_objects_matched()
+                    logger.info(f"DIET as saved after epoch {start}: nothing left to train")
+                    log_end(model, start, epochs)
+                    return history
                 state = directory / STATE_FILE.format(epoch=start)
                 try:
                     np.random.set_state(pickle.loads(state.read_bytes()))
@@ -121,10 +151,10 @@ class ResumableDIETClassifier(DIETClassifier):
                     if bar is not None:
                         bar.update(start)
                 logger.info(f"resuming DIET at epoch {start + 1} of {epochs} from {directory}")
-            saver = _SaveEveryEpoch(manager, done, directory, epochs)
+            saver = _SaveEveryEpoch(manager, done, directory, epochs, stop)
             return fit(
                 data_generator,
-                epochs=epochs,
+                epochs=end,
                 initial_epoch=start,
                 callbacks=[*callbacks, saver],
                 **kwargs,

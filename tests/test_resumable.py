@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -27,8 +28,8 @@ print(train(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))
 """
 
 
-def write_project(root: Path) -> tuple[Path, Path, Path]:
-    """A tiny config (DIET that resumes) and data; return config, data and resume paths."""
+def write_project(root: Path, stop: int | None = None) -> Path:
+    """Write a tiny config (DIET that resumes) and data; return the checkpoint directory."""
     data, resume = root / "data", root / "resume"
     data.mkdir(parents=True)
     for intent in INTENTS:
@@ -39,9 +40,9 @@ def write_project(root: Path) -> tuple[Path, Path, Path]:
         "recipe: default.v1\nassistant_id: resume-test\nlanguage: en\npipeline:\n"
         "  - name: WhitespaceTokenizer\n  - name: CountVectorsFeaturizer\n"
         f"  - name: nlu.resumable.ResumableDIETClassifier\n    epochs: {EPOCHS}\n"
-        f"    resume_dir: {resume}\n"
+        f"    resume_dir: {resume}\n" + (f"    stop_at_epoch: {stop}\n" if stop else "")
     )
-    return config, data, resume
+    return resume
 
 
 def start(root: Path) -> subprocess.Popen[str]:
@@ -60,20 +61,25 @@ def start(root: Path) -> subprocess.Popen[str]:
 
 def finish(process: subprocess.Popen[str]) -> str:
     """Wait for a training; return its log (stderr)."""
-    _, log = process.communicate(timeout=600)
+    return finish_with_model(process)[1]
+
+
+def finish_with_model(process: subprocess.Popen[str]) -> tuple[Path, str]:
+    """Wait for a training; return the model it saved and its log (stderr)."""
+    out, log = process.communicate(timeout=600)
     assert process.returncode == 0, log[-2000:]
-    return log
+    return Path(out.strip().splitlines()[-1]), log
 
 
-def final_step(log: str) -> int:
-    found = re.search(rf"DIET trained {EPOCHS} epochs \(optimizer step (\d+)\)", log)
+def final_step(log: str, ended: str = f"trained {EPOCHS} epochs") -> int:
+    found = re.search(rf"DIET {ended} \(optimizer step (\d+)\)", log)
     assert found, log[-2000:]
     return int(found[1])
 
 
 def test_a_killed_training_resumes_at_the_next_epoch_with_the_same_schedule(tmp_path: Path) -> None:
     write_project(tmp_path / "whole")
-    _, _, resume = write_project(tmp_path / "interrupted")
+    resume = write_project(tmp_path / "interrupted")
     whole = start(tmp_path / "whole")
     interrupted = start(tmp_path / "interrupted")
     deadline = time.monotonic() + 600
@@ -95,6 +101,56 @@ def test_a_killed_training_resumes_at_the_next_epoch_with_the_same_schedule(tmp_
     # The optimiser's step counter came back from the checkpoint and the batch sizes
     # followed the same schedule: the same number of steps as a run never stopped.
     assert final_step(log) == final_step(finish(whole))
+
+
+PARSE = """
+import asyncio, json, sys
+from rasa.core.agent import Agent
+async def main():
+    agent = Agent.load(sys.argv[1])
+    found = []
+    for text in json.loads(sys.argv[2]):
+        parse = await agent.parse_message(text)
+        found.append({r["name"]: r["confidence"] for r in parse["intent_ranking"]})
+    print(json.dumps(found))
+asyncio.run(main())
+"""
+
+
+def confidences(model: Path, texts: list[str]) -> list[dict[str, float]]:
+    """Parse `texts` with `model` in the Rasa environment: each one's confidence per intent."""
+    command = [str(DEFAULT_RASA_VENV / "bin" / "python"), "-c", PARSE, str(model), json.dumps(texts)]
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=PROJECT_ROOT, env=rasa_environment(), timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    found: list[dict[str, float]] = json.loads(result.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_a_model_saved_from_a_checkpoint_is_the_training_as_it_stood_at_that_epoch(
+    tmp_path: Path,
+) -> None:
+    # A training told to stop after epoch 3 of its 6 saves its checkpoint and its model.
+    resume = write_project(tmp_path / "stopped", stop=3)
+    stopped, log = finish_with_model(start(tmp_path / "stopped"))
+    assert "epoch 3 saved" in log
+    assert re.findall(r"ckpt-(\d+)", (resume / "checkpoint").read_text()) == ["3", "3"]
+
+    # From a copy of that checkpoint, nothing is trained: the model is saved as it stood.
+    shutil.copytree(resume, write_project(tmp_path / "snapshot", stop=3))
+    snapshot, snapshot_log = finish_with_model(start(tmp_path / "snapshot"))
+
+    assert "DIET as saved after epoch 3: nothing left to train" in snapshot_log
+    assert "saved to" not in snapshot_log  # no epoch trained, no checkpoint written
+    ended = f"stopped after epoch 3 of {EPOCHS}"
+    assert final_step(snapshot_log, ended) == final_step(log, ended) > 0
+    texts = ["hello there", "thank you so much", "how much does it cost me", "what is the weather"]
+    got, expected = confidences(snapshot, texts), confidences(stopped, texts)
+    assert [max(c, key=c.__getitem__) for c in got] == [max(c, key=c.__getitem__) for c in expected]
+    for mine, theirs in zip(got, expected, strict=True):
+        assert mine.keys() == theirs.keys()
+        assert all(abs(mine[name] - theirs[name]) < 1e-5 for name in mine)
 
 
 PREPARE = """

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from bot.nlu.server import rasa_environment
 from bot.settings import DEFAULT_RASA_VENV, PROJECT_ROOT
@@ -22,6 +23,7 @@ INTENTS = ("greet", "thanks", "costs")
 TRAIN = """
 import logging, sys
 from pathlib import Path
+from typing import Any
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 from nlu.train import train
 print(train(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))
@@ -156,6 +158,7 @@ def test_a_model_saved_from_a_checkpoint_is_the_training_as_it_stood_at_that_epo
 PREPARE = """
 import json, sys
 from pathlib import Path
+from typing import Any
 from nlu.evaluate import prepare_resume
 resume, digest, force = json.load(sys.stdin)
 print(json.dumps(prepare_resume(Path(resume), digest, force=force)))
@@ -184,6 +187,7 @@ def test_the_resumable_default_is_rasas_default_pipeline_but_for_the_class(tmp_p
     script = f"""
 import json, shutil
 from pathlib import Path
+from typing import Any
 from rasa.engine.recipes.recipe import Recipe
 from rasa.shared.data import TrainingType
 from rasa.shared.utils.io import read_config_file
@@ -207,3 +211,69 @@ print(json.dumps({{"got": read_config_file(config)["pipeline"], "expected": expe
     assert [{**s, "name": "DIETClassifier"} if s is diet else s for s in got] == [
         {**s, "resume_dir": "/somewhere/resume"} if s["name"] == "DIETClassifier" else s for s in expected
     ]
+
+
+SO_FAR = """
+import json, sys
+from pathlib import Path
+from typing import Any
+from nlu.evaluate import NoCheckpoint, Pipeline, so_far
+out_dir, inputs, wanted = json.load(sys.stdin)
+default = Pipeline("default", Path(inputs[0]), [Path(p) for p in inputs], Path(out_dir))
+try:
+    found = so_far(default, wanted)
+except NoCheckpoint as error:
+    print(json.dumps({"error": str(error)}))
+else:
+    copied = sorted(p.name for p in (found.out_dir / "resume").glob("*"))
+    print(json.dumps({"out_dir": str(found.out_dir), "epoch": found.stop_at_epoch,
+                      "copied": copied}))
+"""
+
+
+def measure_so_far(out_dir: Path, inputs: list[Path], wanted: int | None = None) -> dict[str, Any]:
+    case = [str(out_dir), [str(path) for path in inputs], wanted]
+    found: dict[str, Any] = run_json(SO_FAR, stdin=json.dumps(case))
+    return found
+
+
+def test_so_far_copies_the_latest_checkpoint_of_these_inputs_only(tmp_path: Path) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text("recipe: default.v1\n")
+    default = tmp_path / "models" / "default"
+    resume = default / "resume"
+
+    assert "no checkpoint" in measure_so_far(default, [config])["error"]  # never trained
+    resume.mkdir(parents=True)
+    (resume / "inputs").write_text("digest of other data\n")
+    assert "no checkpoint of the current data" in measure_so_far(default, [config])["error"]
+
+    digest = run_json(
+        "import json, sys\nfrom pathlib import Path\nfrom nlu.evaluate import inputs_digest\n"
+        f"print(json.dumps(inputs_digest([Path({str(config)!r})])))"
+    )
+    (resume / "inputs").write_text(digest + "\n")
+    assert "no epoch finished yet" in measure_so_far(default, [config])["error"]
+
+    (resume / "checkpoint").write_text('model_checkpoint_path: "ckpt-12"\n')
+    for name in ("ckpt-12.index", "ckpt-12.data-00000-of-00001", "generator-state-12.pkl"):
+        (resume / name).write_text(name)
+    (resume / "generator-state-1.pkl").write_text("an older epoch's, not copied")
+    found = measure_so_far(default, [config])
+    assert found["epoch"] == 12
+    assert found["out_dir"] == str(tmp_path / "models" / "default-epoch-12")
+    assert found["copied"] == [
+        "checkpoint",
+        "ckpt-12.data-00000-of-00001",
+        "ckpt-12.index",
+        "generator-state-12.pkl",
+        "inputs",
+    ]
+    assert (resume / "ckpt-12.index").exists()  # the running training's own files stay
+
+    # The other split measures the same epoch: a model saved from it, or an error.
+    (resume / "checkpoint").write_text('model_checkpoint_path: "ckpt-13"\n')
+    assert "checkpoint is of epoch 13" in measure_so_far(default, [config], 12)["error"]
+    saved = tmp_path / "models" / "default-epoch-12"
+    (saved / "trained.json").write_text(json.dumps({"inputs": digest, "model": "m.tar.gz"}))
+    assert measure_so_far(default, [config], 12)["epoch"] == 12

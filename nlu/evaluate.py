@@ -91,6 +91,12 @@ class Parsed:
     intent: str
     confidence: float
     language: str | None
+    best_guess: str | None = None  # the first intent of the ranking that is not a fallback
+
+    @property
+    def guess(self) -> str:
+        """The intent ranked first once a fallback is set aside (offered as a guess)."""
+        return self.best_guess or self.intent
 
 
 @dataclass
@@ -419,12 +425,14 @@ async def parse_all(pipeline: Pipeline, examples: list[Example]) -> None:
         parse = await agent.parse_message(example.text)
         intent = parse.get("intent") or {}
         language = parse.get("language")
+        ranked = [r.get("name") for r in parse.get("intent_ranking") or [] if isinstance(r, dict)]
         pipeline.results.append(
             Parsed(
                 example,
                 intent.get("name") or FALLBACK_INTENT,
                 float(intent.get("confidence") or 0.0),
                 language if isinstance(language, str) else None,
+                next((name for name in ranked if name and name != FALLBACK_INTENT), None),
             )
         )
         if index % 250 == 0:
@@ -445,6 +453,7 @@ def metrics(results: list[Parsed]) -> dict[str, Any]:
     truth = [r.example.intent for r in results]
     predicted = [r.intent for r in results]
     correct = sum(t == p for t, p in zip(truth, predicted, strict=True))
+    guessed = sum(t == r.guess for t, r in zip(truth, results, strict=True))
     fallbacks = sum(p == FALLBACK_INTENT for p in predicted)
     confident_wrong = sum(t != p and p != FALLBACK_INTENT for t, p in zip(truth, predicted, strict=True))
     macro_f1 = f1_score(truth, predicted, labels=sorted(set(truth)), average="macro", zero_division=0)
@@ -452,6 +461,7 @@ def metrics(results: list[Parsed]) -> dict[str, Any]:
         "examples": n,
         "correct": correct,
         "accuracy": correct / n,
+        "best_guess_accuracy": guessed / n,
         "macro_f1": float(macro_f1),
         "confident_wrong": confident_wrong,
         "confident_wrong_rate": confident_wrong / n,
@@ -507,6 +517,7 @@ METRICS = (
     Metric("macro_f1", "macro-F1", False),
     Metric("confident_wrong_rate", "confident wrong", True, TARGET_CONFIDENT_WRONG, below=True),
     Metric("fallback_rate", "fallback rate", True),
+    Metric("best_guess_accuracy", "best guess right", False),
     Metric("language_accuracy", "answer language", False, TARGET_LANGUAGE),
 )
 
@@ -594,7 +605,8 @@ def paired_difference(
     def outcomes(results: list[Parsed]) -> dict[str, np.ndarray]:
         right = np.array([r.intent == t for r, t in zip(results, truth, strict=True)])
         fallback = np.array([r.intent == FALLBACK_INTENT for r in results])
-        return {"accuracy": right, "confident_wrong_rate": ~right & ~fallback}
+        guess = np.array([r.guess == t for r, t in zip(results, truth, strict=True)])
+        return {"accuracy": right, "confident_wrong_rate": ~right & ~fallback, "best_guess_accuracy": guess}
 
     mine, theirs = outcomes(ours), outcomes(default)
     draws = np.random.default_rng(seed).integers(0, len(truth), size=(resamples, len(truth)))
@@ -617,6 +629,7 @@ def paired_lines(found: dict[str, dict[str, Any]]) -> list[str]:
     for key, label, better, outcome in (
         ("accuracy", "accuracy", "higher", "right"),
         ("confident_wrong_rate", "confident wrong", "lower", "confidently wrong"),
+        ("best_guess_accuracy", "best guess right", "higher", "right"),
     ):
         figure = found[key]
         low, high = (100 * value for value in figure["ci95"])

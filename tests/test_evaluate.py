@@ -60,3 +60,34 @@ def test_a_gap_of_one_question_could_be_chance() -> None:
 def test_different_questions_are_refused() -> None:
     result = compare(["costs"] * 3, ["costs"] * 2, n=3)
     assert "not run on the same examples" in result["error"]
+
+
+_GUESSES = """
+import json
+from nlu.evaluate import Example, Parsed, metrics, paired_difference
+examples = [Example("fr", f"question {i}", "costs") for i in range(4)]
+# Ours: two right, one fallback whose first-ranked intent is right, one fallback that is not.
+ours = [
+    Parsed(examples[0], "costs", 0.9, "fr", "costs"),
+    Parsed(examples[1], "costs", 0.8, "fr", "costs"),
+    Parsed(examples[2], "nlu_fallback", 0.45, "fr", "costs"),
+    Parsed(examples[3], "nlu_fallback", 0.45, "fr", "timeline"),
+]
+# The default: all four confidently answered, the third wrong.
+intents = ["costs", "costs", "greet", "costs"]
+default = [Parsed(e, intent, 0.99, "fr") for e, intent in zip(examples, intents)]
+print(json.dumps({"ours": metrics(ours), "default": metrics(default),
+                  "paired": paired_difference(ours, default)}))
+"""
+
+
+def test_the_best_guess_sets_a_fallback_aside_and_counts_its_first_ranked_intent() -> None:
+    found = run_json(_GUESSES)
+    ours, default = found["ours"], found["default"]
+    assert (ours["accuracy"], ours["best_guess_accuracy"]) == (0.5, 0.75)
+    assert ours["confident_wrong_rate"] == 0  # fallbacks are not confident answers
+    # Without a ranking, the best guess is the answer itself.
+    assert (default["accuracy"], default["best_guess_accuracy"]) == (0.75, 0.75)
+    paired = found["paired"]["best_guess_accuracy"]
+    assert paired["difference"] == 0
+    assert (paired["only_ours"], paired["only_default"]) == (1, 1)

@@ -354,6 +354,11 @@ def train(pipeline: Pipeline, *, force: bool) -> None:
             f"not retrained: inputs unchanged since {stamp.get('trained_at', '?')} "
             f"(that run took {stamp.get('seconds', 0):.0f} s; --force retrains)"
         )
+        if pipeline.stop_at_epoch is not None:
+            pipeline.train_note = (
+                f"saved at {stamp.get('trained_at', '?')} from the checkpoint of DIET epoch "
+                f"{pipeline.stop_at_epoch} of a training not finished"
+            )
         progress(f"[{pipeline.name}] model up to date: {previous.name}, training skipped")
         shutil.rmtree(pipeline.out_dir / "resume", ignore_errors=True)  # a copy made for it
         return

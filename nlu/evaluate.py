@@ -186,7 +186,10 @@ def inputs_digest(paths: list[Path]) -> str:
 
     digest = hashlib.sha256(f"rasa {rasa.__version__}\n".encode())
     for path in paths:
-        name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+        # An installed file (Rasa's default config) is named as in site-packages, so that the
+        # digest does not change with where the environment lives (or a symlink to it).
+        installed = path.is_relative_to(ROOT) or "site-packages" in path.parts
+        name = shown(path) if installed else path.name
         digest.update(f"{name}\n".encode())
         digest.update(path.read_bytes() if path.exists() else b"<missing>")
     return digest.hexdigest()

@@ -277,3 +277,24 @@ def test_so_far_copies_the_latest_checkpoint_of_these_inputs_only(tmp_path: Path
     saved = tmp_path / "models" / "default-epoch-12"
     (saved / "trained.json").write_text(json.dumps({"inputs": digest, "model": "m.tar.gz"}))
     assert measure_so_far(default, [config], 12)["epoch"] == 12
+
+
+def test_the_digest_of_rasas_default_config_does_not_depend_on_where_rasa_is_installed(
+    tmp_path: Path,
+) -> None:
+    # The same file reached through an environment elsewhere (a symlinked .venv-rasa, say).
+    script = f"""
+import json, shutil
+from pathlib import Path
+from nlu.evaluate import default_config_path, inputs_digest
+here = default_config_path()
+elsewhere = Path({str(tmp_path)!r}) / "env/lib/python3.10/site-packages/rasa/cli/initial_project"
+elsewhere.mkdir(parents=True)
+shutil.copyfile(here, elsewhere / "config.yml")
+other = elsewhere / "other.yml"
+other.write_text(here.read_text() + "# changed\\n")
+print(json.dumps([inputs_digest([p]) for p in (here, elsewhere / "config.yml", other)]))
+"""
+    here, elsewhere, changed = run_json(script)
+    assert here == elsewhere
+    assert changed != here

@@ -353,11 +353,12 @@ def train(pipeline: Pipeline, *, force: bool) -> None:
     previous = pipeline.out_dir / str(stamp.get("model", ""))
     if not force and stamp.get("inputs") == digest and previous.is_file():
         pipeline.model = previous
-        pipeline.train_note = (
-            f"not retrained: inputs unchanged since {stamp.get('trained_at', '?')} "
-            f"(that run took {stamp.get('seconds', 0):.0f} s; --force retrains)"
-        )
-        if pipeline.stop_at_epoch is not None:
+        if pipeline.stop_at_epoch is None:
+            pipeline.train_note = (
+                f"not retrained: inputs unchanged since {stamp.get('trained_at', '?')} "
+                f"(that run took {stamp.get('seconds', 0):.0f} s; --force retrains)"
+            )
+        else:
             pipeline.train_note = (
                 f"saved at {stamp.get('trained_at', '?')} from the checkpoint of DIET epoch "
                 f"{pipeline.stop_at_epoch} of a training not finished"

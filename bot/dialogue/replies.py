@@ -19,6 +19,8 @@ class Reply:
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
+    key: str | None = None
+    """What the text is (an answer's intent, or an interface string's role): logged instead of the text."""
 
     @property
     def choices(self) -> list[Button]:

@@ -1,16 +1,21 @@
-"""`make eval`: our NLU pipeline against Rasa's default one, on a split nobody trains on.
+"""`make eval`: our NLU pipeline on a split nobody trains on, beside Rasa's default one.
 
-Trains `config.yml` (ours) and the config `rasa init` writes (Rasa's default pipeline) on
-`nlu_data/`, parses every example of `eval/<split>/<lang>.yml` with each model in-process,
-and reports accuracy, macro-F1, confident wrong answers, fallbacks and answer-language
-accuracy per language, side by side. Two splits: `heldout`, on which the pipeline was
-tuned (thresholds, weights), and `test`, written later and never tuned on. Writes
-`reports/eval.json`, `reports/errors.tsv` and the confusion matrices (with a `-test`
-suffix for the test split). A measurement, not a gate: exits 0 whatever the figures (1 when a
-training failed, 2 when there is nothing to train or evaluate on).
+Trains `config.yml` (ours) on `nlu_data/`, parses every example of `eval/<split>/<lang>.yml`
+in-process, and reports accuracy, macro-F1, confident wrong answers, fallbacks, the best
+guess and answer-language accuracy per language. Beside them it prints the figures of Rasa's
+default pipeline (the config `rasa init` writes, DIET 100 epochs) as recorded in
+`eval/default-recorded.json` at the commit they were measured at: recorded, not re-measured,
+because training that pipeline takes about two hours on 2 cores. `--with-default` trains it
+(resuming after a stop), measures it on the same questions and compares the two, paired.
+
+Two splits: `heldout`, on which the pipeline was tuned (thresholds, weights), and `test`,
+written later and never tuned on. Writes `reports/eval.json`, `reports/errors.tsv` and the
+confusion matrices (with a `-test` suffix for the test split). A measurement, not a gate:
+exits 0 whatever the figures (1 when a training failed, 2 when there is nothing to train or
+evaluate on, or on a usage error).
 
 Runs in the Rasa environment (Python 3.10):
-    PYTHONPATH=. RASA_TELEMETRY_ENABLED=false .venv-rasa/bin/python -m nlu.evaluate [--force]
+    PYTHONPATH=. RASA_TELEMETRY_ENABLED=false .venv-rasa/bin/python -m nlu.evaluate [--with-default]
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ MODELS = REPORTS / "models"
 OUR_CONFIG = ROOT / "config.yml"
 # Files whose change must retrain our model (as the Makefile's NLU_INPUTS).
 OUR_CODE = ("nlu/components.py", "bot/nlu/normalize.py", "bot/nlu/intents.py")
+# Rasa's default pipeline as measured once by `--with-default` (about two hours on 2 cores).
+RECORDED_DEFAULT = ROOT / "eval" / "default-recorded.json"
 
 TARGET_ACCURACY = 0.92
 TARGET_LANGUAGE = 0.97
@@ -175,6 +182,37 @@ def load_heldout(split: str = "heldout") -> tuple[list[Example], dict[str, dict[
             progress(f"{relative}: {unlabelled} examples lack metadata.language")
         progress(f"{relative}: {count} examples")
     return examples, files
+
+
+def data_digest(split: str) -> str:
+    """Return a digest of the training data and the split's questions (paths and bytes)."""
+    digest = hashlib.sha256()
+    for path in [*training_files(), *sorted((ROOT / "eval" / split).glob("*.yml"))]:
+        digest.update(f"{path.relative_to(ROOT)}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def recorded_default(split: str, path: Path = RECORDED_DEFAULT) -> dict[str, Any] | None:
+    """Return Rasa's default pipeline on `split` as recorded in `path`, or None (with a note).
+
+    The record holds the overall figures of one measurement at a commit; `figures` is shaped
+    like `by_language`'s (overall only), and `same_data` says whether the training data and
+    the split's questions are still the ones it was measured on.
+    """
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        measured = record["splits"][split]
+        figures = {OVERALL: {"examples": measured["examples"], **measured["metrics"]}}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        progress(f"{shown(path)}: no recorded figures of Rasa's default on {split} ({error!r})")
+        return None
+    return {
+        **{key: value for key, value in record.items() if key != "splits"},
+        "parse_seconds": measured.get("parse_seconds"),
+        "figures": figures,
+        "same_data": measured.get("data_sha256") == data_digest(split),
+    }
 
 
 # ----------------------------------------------------------------------- training
@@ -564,9 +602,11 @@ def cell(metric: Metric, values: dict[str, Any] | None) -> str:
     return text
 
 
-def report_table(figures: dict[str, dict[str, dict[str, Any]]], languages: list[str]) -> list[str]:
-    """Return the side-by-side table as text lines."""
-    rows = [("metric", "language", "n", "ours", "default", "target")]
+def report_table(
+    figures: dict[str, dict[str, dict[str, Any]]], languages: list[str], default_label: str = "default"
+) -> list[str]:
+    """Return the side-by-side table as text lines (the default's column headed `default_label`)."""
+    rows = [("metric", "language", "n", "ours", default_label, "target")]
     for metric in METRICS:
         for language in [*languages, OVERALL]:
             ours = figures.get("ours", {}).get(language)
@@ -737,15 +777,11 @@ def positive_int(text: str) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Return the command-line options."""
+    """Return the command-line options (exits 2 on a usage error)."""
     parser = argparse.ArgumentParser(
         prog="python -m nlu.evaluate",
-        description="Held-out accuracy per language: our pipeline vs Rasa's default one.",
-    )
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="retrain both pipelines even if their inputs did not change",
+        description="Accuracy per language of our pipeline on a split nobody trains on, beside "
+        "the recorded figures of Rasa's default pipeline (or, with --with-default, its own).",
     )
     parser.add_argument(
         "--split",
@@ -754,10 +790,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="heldout: the split the pipeline was tuned on; test: never tuned on",
     )
     parser.add_argument(
+        "--force",
+        action="store_true",
+        help="retrain even if the inputs did not change (with --with-default, the default "
+        "too, from its first epoch)",
+    )
+    parser.add_argument(
+        "--with-default",
+        action="store_true",
+        help="also train Rasa's default pipeline (rasa init's config, DIET 100 epochs: about "
+        "2 hours on 2 cores; a stopped run resumes from its last epoch) and compare it with "
+        f"ours on the same questions, paired. Without it, the figures recorded in "
+        f"{shown(RECORDED_DEFAULT)} are shown, not re-measured",
+    )
+    parser.add_argument(
         "--default-epochs",
         type=positive_int,
         metavar="N",
-        help="train Rasa's default pipeline with N epochs instead of 100 (reported as such)",
+        help="with --with-default: train the default with N epochs instead of 100 (its batch "
+        "sizes then grow in N epochs; about a minute or two an epoch on 2 cores)",
     )
     parser.add_argument(
         "--default-so-far",
@@ -765,16 +816,73 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         const=0,
         type=positive_int,
         metavar="EPOCH",
-        help="measure Rasa's default pipeline as its unfinished training stands: the epoch "
-        "last saved by a `make eval` that is still running or was stopped, or EPOCH if a "
-        "model of it was saved (to measure the other split on the same model)",
+        help="measure Rasa's default pipeline as its unfinished training stands, without "
+        "training it further: the epoch last saved by a `--with-default` run that is still "
+        "running or was stopped, or EPOCH if a model of it was saved (to measure the other "
+        "split on the same model)",
     )
-    parser.add_argument(
-        "--only",
-        choices=["ours", "default"],
-        help="evaluate one pipeline (Rasa's default takes long to train on 2 cores)",
+    args = parser.parse_args(argv)
+    if args.default_epochs and not args.with_default and args.default_so_far is None:
+        parser.error("--default-epochs applies to the default's training: add --with-default")
+    return args
+
+
+def chosen_pipelines(args: argparse.Namespace, data_files: list[Path]) -> list[Pipeline]:
+    """Return the pipelines this run trains and measures: ours, and the default if asked for."""
+    pipelines = [
+        Pipeline(
+            "ours",
+            OUR_CONFIG,
+            [OUR_CONFIG, *data_files, *(ROOT / name for name in OUR_CODE)],
+            MODELS / "ours",
+        )
+    ]
+    if not args.with_default and args.default_so_far is None:
+        return pipelines
+    default_config, default_dir = default_config_path(), MODELS / "default"
+    if args.default_epochs:
+        default_config = short_default_config(args.default_epochs)
+        default_dir = MODELS / f"default-{args.default_epochs}-epochs"
+    default = Pipeline(
+        "default",
+        default_config,
+        [default_config, *data_files, ROOT / "nlu" / "resumable.py"],
+        default_dir,
+        resumable=True,
     )
-    return parser.parse_args(argv)
+    if args.default_so_far is not None:
+        default = so_far(default, args.default_so_far or None)  # raises NoCheckpoint
+    return [*pipelines, default]
+
+
+def check_summary(found: list[dict[str, Any]]) -> str:
+    """Return how many target checks pass and which fail, by metric and language."""
+    passed = sum(c["pass"] for c in found)
+    failed = "; ".join(
+        f"{metric.label} ("
+        + ", ".join(c["language"] for c in found if c["metric"] == metric.key and not c["pass"])
+        + ")"
+        for metric in METRICS
+        if any(c["metric"] == metric.key and not c["pass"] for c in found)
+    )
+    return f"{passed}/{len(found)} checks PASS" + (f"; FAIL: {failed}" if failed else "")
+
+
+def recorded_lines(recorded: dict[str, Any], split: str) -> list[str]:
+    """Return the notes that say what the recorded default column is, and whether it still fits."""
+    lines = [
+        f"  note: default (recorded) = Rasa's default pipeline, {recorded['epochs']} epochs, measured "
+        f"at commit {recorded['commit']} ({recorded['measured_on']}) as --with-default does;",
+        f"        recorded in {shown(RECORDED_DEFAULT)}, not re-measured in this run; overall figures only.",
+    ]
+    if recorded["same_data"]:
+        lines.append(f"        The training data and {split} questions are the same as then.")
+    else:
+        lines.append(
+            f"        The training data or {split} questions have changed since: "
+            'EVAL_ARGS="--with-default" re-measures it (about 2 hours on 2 cores).'
+        )
+    return lines
 
 
 def quiet_rasa() -> None:
@@ -821,36 +929,15 @@ def main(argv: list[str] | None = None) -> int:
     languages = present + sorted({e.language for e in examples} - set(present))
     leaked = [e for e in examples if normalize(e.text) in train_texts]
 
-    default_config, default_dir = default_config_path(), MODELS / "default"
-    if args.default_epochs:
-        default_config = short_default_config(args.default_epochs)
-        default_dir = MODELS / f"default-{args.default_epochs}-epochs"
-    pipelines = [
-        Pipeline(
-            "ours",
-            OUR_CONFIG,
-            [OUR_CONFIG, *data_files, *(ROOT / name for name in OUR_CODE)],
-            MODELS / "ours",
-        ),
-        Pipeline(
-            "default",
-            default_config,
-            [default_config, *data_files, ROOT / "nlu" / "resumable.py"],
-            default_dir,
-            resumable=True,
-        ),
-    ]
-    if args.only:
-        pipelines = [p for p in pipelines if p.name == args.only]
-    if args.default_so_far is not None:
-        wanted = args.default_so_far or None
-        try:
-            pipelines = [so_far(p, wanted) if p.name == "default" else p for p in pipelines]
-        except NoCheckpoint as error:
-            print(f"error: --default-so-far: {error}", file=sys.stderr)
-            return 2
-        stopped = next((p.stop_at_epoch for p in pipelines if p.stop_at_epoch), None)
-        suffix += f"-default-epoch-{stopped}" if stopped else ""
+    try:
+        pipelines = chosen_pipelines(args, data_files)
+    except NoCheckpoint as error:
+        print(f"error: --default-so-far: {error}", file=sys.stderr)
+        return 2
+    stopped = next((p.stop_at_epoch for p in pipelines if p.stop_at_epoch), None)
+    suffix += f"-default-epoch-{stopped}" if stopped else ""
+    measured_default = any(p.name == "default" for p in pipelines)
+    recorded = None if measured_default else recorded_default(split)
     for pipeline in pipelines:
         # A model saved from a checkpoint is never retrained from scratch (--force).
         train(pipeline, force=args.force and pipeline.stop_at_epoch is None)
@@ -921,6 +1008,13 @@ def main(argv: list[str] | None = None) -> int:
     if ours is not None and default is not None and ours.results and default.results:
         paired = paired_difference(ours.results, default.results)
         report["ours_minus_default"] = paired
+    if recorded is not None:
+        report["default_recorded"] = {
+            "note": "recorded, not re-measured in this run",
+            **recorded,
+            "checks": checks(recorded["figures"]),
+        }
+        figures["default"] = recorded["figures"]
     report_name = f"eval{suffix}.json"
     (REPORTS / report_name).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     outputs.insert(0, f"reports/{report_name}")
@@ -937,8 +1031,11 @@ def main(argv: list[str] | None = None) -> int:
     if leaked:
         print(f"  note: {len(leaked)} {split} examples also occur in nlu_data/ (once normalised)")
     print()
-    for line in report_table(figures, languages):
+    for line in report_table(figures, languages, "default (recorded)" if recorded else "default"):
         print(line)
+    if recorded is not None:
+        for line in recorded_lines(recorded, split):
+            print(line)
     epochs = args.default_epochs or 100
     for pipeline in pipelines:
         if pipeline.stop_at_epoch:
@@ -965,18 +1062,10 @@ def main(argv: list[str] | None = None) -> int:
     for pipeline in pipelines:
         found = report["pipelines"][pipeline.name]["checks"]
         if found:
-            passed = sum(c["pass"] for c in found)
-            failed = "; ".join(
-                f"{metric.label} ("
-                + ", ".join(c["language"] for c in found if c["metric"] == metric.key and not c["pass"])
-                + ")"
-                for metric in METRICS
-                if any(c["metric"] == metric.key and not c["pass"] for c in found)
-            )
-            print(
-                f"  {pipeline.name:8} {passed}/{len(found)} checks PASS"
-                + (f"; FAIL: {failed}" if failed else "")
-            )
+            print(f"  {pipeline.name:8} {check_summary(found)}")
+    if recorded is not None:
+        found = report["default_recorded"]["checks"]
+        print(f"  default  {check_summary(found)} (recorded, overall only)")
     print()
     print("Training:")
     for pipeline in pipelines:
@@ -987,6 +1076,13 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
         print(f"  {pipeline.name:8} {note}{parse}")
+    if recorded is not None:
+        print(
+            f"  default  recorded at {recorded['commit']}: trained {recorded['epochs']} epochs in "
+            f"{recorded['train_seconds']:,} s on {recorded['cpu_count']} cores; parsing "
+            f"{recorded['figures'][OVERALL]['examples']} examples took "
+            f"{recorded['parse_seconds']:.1f} s (not re-measured)"
+        )
     print()
     print("Wrote " + ", ".join(outputs))
     return 1 if any(p.error for p in pipelines) else 0

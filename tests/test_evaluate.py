@@ -1,10 +1,14 @@
-"""`make eval`'s paired comparison of our pipeline with Rasa's default, run in the Rasa environment."""
+"""`make eval`: what it trains by default, the recorded default, the paired comparison (in .venv-rasa)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
+from bot.nlu.server import rasa_environment
+from bot.settings import DEFAULT_RASA_VENV, PROJECT_ROOT
 from tests.rasa_python import run_json
 
 _SCRIPT = """
@@ -91,3 +95,90 @@ def test_the_best_guess_sets_a_fallback_aside_and_counts_its_first_ranked_intent
     paired = found["paired"]["best_guess_accuracy"]
     assert paired["difference"] == 0
     assert (paired["only_ours"], paired["only_default"]) == (1, 1)
+
+
+_CHOSEN = """
+import json, sys
+from nlu.evaluate import chosen_pipelines, default_config_path, parse_args, training_files
+found = {}
+for argv in ([], ["--split", "test"], ["--with-default"]):
+    pipelines = chosen_pipelines(parse_args(argv), training_files())
+    found[" ".join(argv)] = [[p.name, str(p.source_config), p.resumable] for p in pipelines]
+found["default config"] = str(default_config_path())
+print(json.dumps(found))
+"""
+
+
+def test_make_eval_without_flags_trains_ours_only_and_with_default_both() -> None:
+    found = run_json(_CHOSEN)
+    assert [name for name, _, _ in found[""]] == ["ours"]
+    assert [name for name, _, _ in found["--split test"]] == ["ours"]
+    default = found["--with-default"][1]
+    assert default == ["default", found["default config"], True]  # rasa init's, resumable
+    assert found["--with-default"][0] == found[""][0]
+
+
+def evaluate_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m nlu.evaluate` with `args` in the Rasa environment."""
+    return subprocess.run(
+        [str(DEFAULT_RASA_VENV / "bin" / "python"), "-m", "nlu.evaluate", *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=rasa_environment(),
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_flag_that_trains_the_default_says_how_long_it_takes() -> None:
+    result = evaluate_cli("--help")
+    assert result.returncode == 0, result.stderr
+    help_text = " ".join(result.stdout.split())
+    assert "--with-default also train Rasa's default pipeline" in help_text
+    assert "about 2 hours on 2 cores" in help_text
+    assert "recorded in eval/default-recorded.json are shown, not re-measured" in help_text
+
+
+def test_the_default_epochs_without_the_default_is_a_usage_error() -> None:
+    result = evaluate_cli("--default-epochs", "3")
+    assert result.returncode == 2
+    assert "add --with-default" in result.stderr
+
+
+_RECORDED = """
+import json, sys
+from pathlib import Path
+from nlu.evaluate import RECORDED_DEFAULT, data_digest, recorded_default, recorded_lines
+changed = Path(sys.argv[1])
+record = json.loads(RECORDED_DEFAULT.read_text())
+record["splits"]["test"]["data_sha256"] = "the digest of other data"
+changed.write_text(json.dumps(record))
+found = {"committed": json.loads(RECORDED_DEFAULT.read_text())}
+for split in ("heldout", "test"):
+    recorded = recorded_default(split)
+    found[split] = {**recorded, "lines": recorded_lines(recorded, split), "digest": data_digest(split)}
+stale = recorded_default("test", changed)
+found["stale"] = {"same_data": stale["same_data"], "lines": recorded_lines(stale, "test")}
+found["missing"] = recorded_default("test", changed.with_name("missing.json"))
+print(json.dumps(found))
+"""
+
+
+def test_the_recorded_default_is_read_from_its_file_labelled_as_recorded(tmp_path: Path) -> None:
+    script = _RECORDED.replace("sys.argv[1]", repr(str(tmp_path / "changed.json")))
+    found = run_json(script)
+    committed = found["committed"]
+    assert committed["commit"] and committed["epochs"] == 100
+    for split in ("heldout", "test"):
+        recorded, expected = found[split], committed["splits"][split]
+        assert recorded["commit"] == committed["commit"]
+        assert recorded["figures"] == {"all": {"examples": expected["examples"], **expected["metrics"]}}
+        assert recorded["parse_seconds"] == expected["parse_seconds"]
+        assert recorded["same_data"] == (expected["data_sha256"] == recorded["digest"])
+        note = " ".join(recorded["lines"])
+        assert f"commit {committed['commit']}" in note
+        assert "not re-measured in this run" in note
+    assert found["stale"]["same_data"] is False
+    assert "have changed since" in " ".join(found["stale"]["lines"])
+    assert found["missing"] is None

@@ -95,31 +95,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `bot` command; return its exit status."""
+    """Run the `bot` command; return its exit status.
+
+    Whatever stops a start (a setting, a missing extra or model, a port, the database, the
+    NLU server) is one line on stderr that says what to do, never a traceback.
+    """
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
     except SettingsError as error:
-        print(f"bot: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(str(error), EXIT_USAGE)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL at INFO, and the Bot API URL contains the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from bot.nlu.server import ModelMissing, ServerFailed
+    from bot.startup import StartupError
 
     try:
         status: int = args.handler(args, settings)
-    except SettingsError as error:
-        print(f"bot: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except ModelMissing as error:
-        print(f"bot: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    except (SettingsError, ModelMissing) as error:
+        return _fail(str(error), EXIT_USAGE)
+    except StartupError as error:
+        return _fail(str(error), error.exit_status)
     except ServerFailed as error:
-        print(f"bot: {error}", file=sys.stderr)
-        return EXIT_FAILURE
+        return _fail(str(error), EXIT_FAILURE)
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as error:  # the promise above: no traceback, but LOG_LEVEL=DEBUG shows it
+        logging.getLogger("bot").debug("Stopped by an unexpected error", exc_info=error)
+        return _fail(
+            f"stopped by an unexpected {type(error).__name__}: {error}"
+            " (LOG_LEVEL=DEBUG shows where; please report it)",
+            EXIT_FAILURE,
+        )
+    return status
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"bot: {message}", file=sys.stderr)
     return status
 
 

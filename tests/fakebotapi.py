@@ -7,6 +7,7 @@ import contextlib
 import copy
 import email.policy
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,10 +19,13 @@ from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlsplit
 
 JsonDict = dict[str, Any]
-FailureKind = Literal["retry_after", "server_error", "blocked", "timeout"]
+FailureKind = Literal["retry_after", "server_error", "blocked", "bad_request", "timeout"]
 ChatId = int | str
 
 DEFAULT_TOKEN = "123456789:TEST-fake-bot-api-token"
+MAX_TEXT_LENGTH = 4096
+"""Telegram's limit on a message's text, counted after entity parsing."""
+MAX_CALLBACK_DATA_BYTES = 64
 
 # Parameters that python-telegram-bot sends as raw strings: never JSON-decode them.
 # fmt: off
@@ -37,11 +41,109 @@ _FAILURES: dict[str, tuple[int, str]] = {
     "retry_after": (429, "Too Many Requests: retry after {retry_after}"),
     "server_error": (500, "Internal Server Error"),
     "blocked": (403, "Forbidden: bot was blocked by the user"),
+    "bad_request": (400, "Bad Request: {description}"),
 }
 _NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
 )
+
+
+# -- Telegram's HTML subset (https://core.telegram.org/bots/api#html-style) ------------------
+# Written from the Bot API's documentation, independently of the assistant's own markup
+# code: the fake must not trust the code under test.
+
+_TAGS = frozenset({
+    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
+    "tg-spoiler", "blockquote", "tg-emoji",
+})  # fmt: skip
+_ENTITY = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|(lt|gt|amp|quot));")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_TAG_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*")
+_ATTRIBUTE = re.compile(r"""\s*([a-zA-Z][a-zA-Z0-9-]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
+
+
+class HtmlRefused(ValueError):
+    """Telegram would answer "can't parse entities" with this reason."""
+
+
+def _decode_entities(text: str, base: int, source: str) -> str:
+    """Decode the four named entities and numeric ones; any other `&` is refused."""
+    parts: list[str] = []
+    position = 0
+    while (amp := text.find("&", position)) != -1:
+        parts.append(text[position:amp])
+        match = _ENTITY.match(text, amp)
+        offset = len(source[: base + amp].encode())
+        if match is None:
+            raise HtmlRefused(f'Bare "&" at byte offset {offset}: write it as &amp;')
+        decimal, hexadecimal, name = match.groups()
+        code = int(decimal) if decimal else int(hexadecimal, 16) if hexadecimal else None
+        if code is not None and not 0 < code <= 0x10FFFF:
+            raise HtmlRefused(f"Invalid character reference at byte offset {offset}")
+        parts.append(chr(code) if code is not None else _NAMED[name])
+        position = match.end()
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def _open_tag(source: str, start: int, end: int) -> tuple[str, dict[str, str]]:
+    """Parse `<name attr="value" ...>` between `start` (the `<`) and `end` (the `>`)."""
+    offset = len(source[:start].encode())
+    name_match = _TAG_NAME.match(source, start + 1, end)
+    name = name_match.group().lower() if name_match else ""
+    if name not in _TAGS:
+        raise HtmlRefused(f'Unsupported start tag "{name}" at byte offset {offset}')
+    attributes: dict[str, str] = {}
+    position = name_match.end() if name_match else start + 1
+    while source[position:end].strip():
+        match = _ATTRIBUTE.match(source, position, end)
+        if match is None or match.end() == position:
+            raise HtmlRefused(f'Can\'t parse attributes of tag "{name}" at byte offset {offset}')
+        key, *values = match.groups()
+        raw = next((value for value in values if value is not None), "")
+        attributes[key.lower()] = _decode_entities(raw, match.start(), source)
+        position = match.end()
+    if name == "span" and attributes.get("class") != "tg-spoiler":
+        raise HtmlRefused(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
+    if name == "tg-emoji" and not attributes.get("emoji-id"):
+        raise HtmlRefused(f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {offset}')
+    return name, attributes
+
+
+def telegram_html_text(source: str) -> str:
+    """Return the visible text of `source` as Telegram parses HTML, or raise `HtmlRefused`.
+
+    Tags must be of the documented subset, balanced and properly nested; `&` starts one of
+    the entities &lt; &gt; &amp; &quot; or a numeric one, and `<` starts a tag. (Telegram
+    itself lets a stray `&` through; its documentation, which this follows, forbids it.)
+    """
+    visible: list[str] = []
+    open_tags: list[str] = []
+    position = 0
+    while (start := source.find("<", position)) != -1:
+        visible.append(_decode_entities(source[position:start], position, source))
+        offset = len(source[:start].encode())
+        end = source.find(">", start)
+        if end == -1:
+            raise HtmlRefused(f"Unclosed start tag at byte offset {offset}")
+        if source.startswith("</", start):
+            name = source[start + 2 : end].strip().lower()
+            if not open_tags:
+                raise HtmlRefused(f'Unexpected end tag "{name}" at byte offset {offset}')
+            if name != open_tags[-1]:
+                raise HtmlRefused(
+                    f'Unmatched end tag at byte offset {offset}, expected "</{open_tags[-1]}>",'
+                    f' found "</{name}>"'
+                )
+            open_tags.pop()
+        else:
+            open_tags.append(_open_tag(source, start, end)[0])
+        position = end + 1
+    visible.append(_decode_entities(source[position:], position, source))
+    if open_tags:
+        raise HtmlRefused(f'Can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
+    return "".join(visible)
 
 
 @dataclass(frozen=True)
@@ -56,13 +158,15 @@ class SentMessage:
     reply_markup: JsonDict | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ApiCall:
-    """One Bot API method call with its decoded parameters and any injected failure."""
+    """One Bot API method call with its decoded parameters, any injected failure and any refusal."""
 
     method: str
     params: JsonDict
     failure: str | None = None
+    refusal: str | None = None
+    """The error description the fake answered with (None: the call succeeded)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +191,7 @@ class _Request:
 class _Failure:
     kind: FailureKind
     retry_after: int = 1
+    description: str = "injected refusal"
 
 
 class _ApiError(Exception):
@@ -184,6 +289,8 @@ class FakeBotApi:
         self.calls: list[ApiCall] = []
         self.commands: dict[str, list[JsonDict]] = {}
         self.webhook_url = ""
+        self.webhook_secret: str | None = None
+        self._listeners: list[Callable[[SentMessage], None]] = []
         self._updates: list[JsonDict] = []
         self._update_id = 0
         self._callback_id = 0
@@ -225,8 +332,14 @@ class FakeBotApi:
         self._server = await asyncio.start_server(self._handle_connection, "127.0.0.1", 0)
         self._port = self._server.sockets[0].getsockname()[1]
 
-    async def close(self) -> None:
-        """Stop the server, dropping open connections (long polls included) at once."""
+    async def close(self, *, grace: float = 0.0) -> None:
+        """Stop the server, dropping open connections (long polls included).
+
+        With `grace`, clients get up to that many seconds to hang up first (Python 3.11 logs
+        a connection cancelled in the middle of a read).
+        """
+        if grace > 0:
+            await self._signal.wait_until(lambda: not self._connections, grace)
         self._closing = True
         self._signal.notify()
         if self._server is not None:
@@ -279,12 +392,33 @@ class FakeBotApi:
         kind: FailureKind = "retry_after",
         *,
         retry_after: int = 1,
+        description: str = "injected refusal",
     ) -> None:
-        """Make the next `count` calls of `method` fail in the given way."""
+        """Make the next `count` calls of `method` fail in the given way.
+
+        "retry_after": 429 with `parameters.retry_after`; "server_error": 500; "blocked": 403;
+        "bad_request": 400 "Bad Request: <description>"; "timeout": no answer for
+        `timeout_hold` seconds, then the connection is closed.
+        """
         if kind not in (*_FAILURES, "timeout"):
             raise ValueError(f"unknown failure kind {kind!r}")
         queue = self._failures.setdefault(method.lower(), [])
-        queue.extend(_Failure(kind, retry_after) for _ in range(count))
+        queue.extend(_Failure(kind, retry_after, description) for _ in range(count))
+
+    def add_listener(self, listener: Callable[[SentMessage], None]) -> None:
+        """Call `listener` with every message the bot sends or edits, as it is recorded."""
+        self._listeners.append(listener)
+
+    def forget_records(self) -> None:
+        """Forget the recorded calls and messages, for long runs; older messages' buttons stop working."""
+        self.sent.clear()
+        self.calls.clear()
+        self._messages.clear()
+        self._cursors.clear()
+
+    def refused_calls(self) -> list[ApiCall]:
+        """Every call the fake refused (4xx or 5xx), injected failures included."""
+        return [call for call in self.calls if call.refusal is not None]
 
     @property
     def pending_update_count(self) -> int:
@@ -508,6 +642,7 @@ class FakeBotApi:
         finally:
             if task is not None:
                 self._connections.discard(task)
+                self._signal.notify()
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -564,7 +699,8 @@ class FakeBotApi:
             params = None
         failure = self._failures.get(rest.lower()) if handler is not None else None
         injected = failure.pop(0) if failure else None
-        self.calls.append(ApiCall(rest, params or {}, injected.kind if injected else None))
+        call = ApiCall(rest, params or {}, injected.kind if injected else None)
+        self.calls.append(call)
         try:
             if handler is None:
                 raise _ApiError(404, "Not Found: method not found")
@@ -576,9 +712,11 @@ class FakeBotApi:
                 code, description = _FAILURES[injected.kind]
                 retry = {"retry_after": injected.retry_after}
                 parameters = retry if injected.kind == "retry_after" else None
-                raise _ApiError(code, description.format(**retry), parameters)
+                text = description.format(**retry, description=injected.description)
+                raise _ApiError(code, text, parameters)
             return 200, {"ok": True, "result": await handler(params)}
         except _ApiError as error:
+            call.refusal = error.description
             response: JsonDict = {
                 "ok": False,
                 "error_code": error.code,
@@ -624,7 +762,14 @@ class FakeBotApi:
         return True
 
     async def _set_webhook(self, params: JsonDict) -> bool:
-        self.webhook_url = str(params.get("url", ""))
+        url = str(params.get("url", ""))
+        if url and not url.startswith("https://"):
+            raise _ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise _ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook_url = url
+        self.webhook_secret = None if secret is None else str(secret)
         return True
 
     async def _get_webhook_info(self, params: JsonDict) -> JsonDict:
@@ -664,9 +809,24 @@ class FakeBotApi:
 
     @staticmethod
     def _text(params: JsonDict) -> str:
+        """The text as sent, once Telegram would accept it: parsed, not empty, not too long."""
         text = params.get("text")
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
             raise _ApiError(400, "Bad Request: message text is empty")
+        parse_mode = params.get("parse_mode")
+        if parse_mode is None or parse_mode == "":
+            visible = text
+        elif str(parse_mode).lower() == "html":
+            try:
+                visible = telegram_html_text(text)
+            except HtmlRefused as error:
+                raise _ApiError(400, f"Bad Request: can't parse entities: {error}") from None
+        else:  # Markdown is real Telegram's, not the fake's
+            raise _ApiError(400, f"Bad Request: the fake Bot API does not parse {parse_mode!r}")
+        if not visible.strip():
+            raise _ApiError(400, "Bad Request: message text is empty")
+        if len(visible) > MAX_TEXT_LENGTH:
+            raise _ApiError(400, "Bad Request: message is too long")
         return text
 
     @staticmethod
@@ -674,6 +834,11 @@ class FakeBotApi:
         markup = params.get("reply_markup")
         if markup is not None and not isinstance(markup, dict):
             raise _ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+        for row in (markup or {}).get("inline_keyboard", []):
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
+                    raise _ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
         return markup
 
     def _record(self, method: str, chat_id: ChatId, message: JsonDict, params: JsonDict) -> None:
@@ -688,6 +853,8 @@ class FakeBotApi:
                 reply_markup=self._markup(params),
             )
         )
+        for listener in self._listeners:
+            listener(self.sent[-1])
         self._signal.notify()
 
     @staticmethod

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import EndPointNotFound, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, EndPointNotFound, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -24,7 +24,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fakebotapi import FakeBotApi, UploadedFile
+from tests.fakebotapi import MAX_TEXT_LENGTH, FakeBotApi, UploadedFile, telegram_html_text
 
 TOKEN = "123456789:TEST-token"
 USER = 4242
@@ -277,3 +277,119 @@ async def test_fakebotapi_update_factories_parse_as_ptb_updates(api: FakeBotApi)
     assert ids == list(range(1, 11))
     with pytest.raises(LookupError):
         api.press_button(USER, "x", 999)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Free & <b>no cost", 'Bare "&" at byte offset 5'),
+        ("1 < 2", "Unclosed start tag at byte offset 2"),
+        ("<b>open", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>", found "</b>"'),
+        ("x</b>", 'Unexpected end tag "b" at byte offset 1'),
+        ("a<br>b", 'Unsupported start tag "br" at byte offset 1'),
+        ("<script>x</script>", 'Unsupported start tag "script"'),
+        ("&nbsp;x", 'Bare "&" at byte offset 0'),
+        ('<span class="red">x</span>', 'Tag "span" must have class "tg-spoiler"'),
+        ("é&x", 'Bare "&" at byte offset 2'),  # offsets count UTF-8 bytes, as Telegram's do
+    ],
+)
+async def test_fakebotapi_refuses_html_telegram_cannot_parse(
+    harness: Harness, text: str, reason: str
+) -> None:
+    with pytest.raises(BadRequest, match="Can't parse entities"):
+        await harness.app.bot.send_message(USER, text, parse_mode="HTML")
+    assert harness.api.sent == []
+    [call] = harness.api.refused_calls()
+    assert call.method == "sendMessage"
+    assert call.refusal is not None and call.refusal.startswith("Bad Request: can't parse entities: " + reason)
+
+
+async def test_fakebotapi_accepts_the_documented_html_subset(harness: Harness) -> None:
+    text = (
+        "<b>b</b><strong>s</strong><i>i</i><em>e</em><u>u</u><ins>n</ins><s>s</s><strike>k</strike>"
+        '<del>d</del><a href="https://x.be/?a=1&amp;b=2">a</a><code>c</code>'
+        '<pre><code class="language-python">p</code></pre><span class="tg-spoiler">h</span>'
+        '<tg-spoiler>t</tg-spoiler><blockquote expandable>q</blockquote><tg-emoji emoji-id="5">👍</tg-emoji>'
+        " &lt;&gt;&amp;&quot;&#65;&#x42;"
+    )
+    await harness.app.bot.send_message(USER, text, parse_mode="HTML")
+    assert [m.text for m in harness.api.sent] == [text]
+    assert telegram_html_text(text) == 'bsieunskdacphtq👍 <>&"AB'
+    # Without a parse mode the same characters are plain text.
+    await harness.app.bot.send_message(USER, "Free & <b>no cost")
+    assert harness.api.sent[-1].parse_mode is None
+
+
+async def test_fakebotapi_refuses_text_over_4096_visible_characters(harness: Harness) -> None:
+    bot = harness.app.bot
+    # Tags and entities do not count: 4,096 visible characters pass ...
+    await bot.send_message(USER, "<b>" + "&amp;" * MAX_TEXT_LENGTH + "</b>", parse_mode="HTML")
+    await bot.send_message(USER, "x" * MAX_TEXT_LENGTH)
+    # ... and one more is refused, with or without markup.
+    with pytest.raises(BadRequest, match="Message is too long"):
+        await bot.send_message(USER, "<i>" + "y" * (MAX_TEXT_LENGTH + 1) + "</i>", parse_mode="HTML")
+    with pytest.raises(BadRequest, match="Message is too long"):
+        await bot.send_message(USER, "z" * (MAX_TEXT_LENGTH + 1))
+    assert len(harness.api.sent) == 2
+
+
+async def test_fakebotapi_refuses_callback_data_over_64_bytes(harness: Harness) -> None:
+    bot = harness.app.bot
+
+    def keyboard(data: str) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton("ok", callback_data="ok"), InlineKeyboardButton("x", callback_data=data)]]
+        )
+
+    await bot.send_message(USER, "fits", reply_markup=keyboard("é" * 32))  # 64 bytes
+    with pytest.raises(BadRequest, match="Button_data_invalid"):
+        await bot.send_message(USER, "too long", reply_markup=keyboard("é" * 32 + "x"))  # 65 bytes
+    assert [m.text for m in harness.api.sent] == ["fits"]
+
+
+async def test_fakebotapi_edits_are_checked_like_sends(harness: Harness) -> None:
+    bot = harness.app.bot
+    message = await bot.send_message(USER, "<b>fine</b>", parse_mode="HTML")
+    with pytest.raises(BadRequest, match="Can't parse entities"):
+        await bot.edit_message_text("<b>broken", USER, message.message_id, parse_mode="HTML")
+    with pytest.raises(BadRequest, match="Message is too long"):
+        await bot.edit_message_text("x" * (MAX_TEXT_LENGTH + 1), USER, message.message_id)
+
+
+async def test_fakebotapi_bad_request_failure_raises_bad_request(harness: Harness) -> None:
+    harness.api.fail_next("sendMessage", 1, "bad_request", description="chat not found")
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await harness.app.bot.send_message(USER, "hi")
+    [call] = harness.api.refused_calls()
+    assert (call.failure, call.refusal) == ("bad_request", "Bad Request: chat not found")
+    await harness.app.bot.send_message(USER, "again")
+    assert [m.text for m in harness.api.sent] == ["again"]
+
+
+async def test_fakebotapi_retry_after_carries_its_parameter(api: FakeBotApi) -> None:
+    api.fail_next("sendMessage", 1, "retry_after", retry_after=7)
+    response = await _raw(api, "sendMessage", json={"chat_id": USER, "text": "x"})
+    assert response.status_code == 429
+    assert response.json()["parameters"] == {"retry_after": 7}
+
+
+async def test_fakebotapi_set_webhook_records_the_secret_and_wants_https(api: FakeBotApi) -> None:
+    refused = await _raw(api, "setWebhook", json={"url": "http://example.org/hook"})
+    assert refused.status_code == 400 and "HTTPS" in refused.json()["description"]
+    accepted = await _raw(
+        api, "setWebhook", json={"url": "https://example.org/hook", "secret_token": "s3cret_-"}
+    )
+    assert accepted.json() == {"ok": True, "result": True}
+    assert (api.webhook_url, api.webhook_secret) == ("https://example.org/hook", "s3cret_-")
+
+
+async def test_fakebotapi_listeners_and_forgotten_records(api: FakeBotApi) -> None:
+    heard: list[str] = []
+    api.add_listener(lambda message: heard.append(message.text))
+    await _raw(api, "sendMessage", json={"chat_id": USER, "text": "one"})
+    api.forget_records()
+    assert api.sent == [] and api.calls == []
+    await _raw(api, "sendMessage", json={"chat_id": USER, "text": "two"})
+    assert heard == ["one", "two"]
+    assert [m.text for m in await api.wait_for_messages(USER, 1, timeout=1)] == ["two"]

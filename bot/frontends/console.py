@@ -13,8 +13,8 @@ from typing import TextIO
 from bot.dialogue.core import COMMANDS, Dialogue
 from bot.dialogue.replies import Button, Reply
 from bot.nlu.service import nlu_service
-from bot.services import Services
 from bot.settings import Settings
+from bot.startup import check_before_start, open_services
 
 CONSOLE_USER = "console:local"
 
@@ -113,9 +113,10 @@ async def _read_lines(prompt: str, handle: Callable[[str], Awaitable[None]]) -> 
 
 async def run_console(settings: Settings, *, language: str | None = None) -> int:
     """Run the chat until end of input or /quit."""
+    check_before_start(settings, telegram=False)
     print("Starting the assistant (the language model takes a few seconds to load) …", file=sys.stderr)
     async with nlu_service(settings) as url:
-        services = Services.create(settings, url)
+        services = open_services(settings, url)
         try:
             chat = ConsoleChat(services.dialogue, sys.stdout, ansi=sys.stdout.isatty())
             print("Type your question, a number to choose, /help, or /quit to leave.")

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -36,17 +37,20 @@ from telegram.ext import (
     filters,
 )
 
-from bot.content.topics import N_
+from bot.content.topics import COUNSELLOR, N_
 from bot.dialogue.core import COMMANDS
-from bot.dialogue.replies import Reply
+from bot.dialogue.replies import MENU, TOPIC, Button, Reply
 from bot.nlu.service import nlu_service
 from bot.services import Services
 from bot.settings import Settings
+from bot.startup import StartupError, check_before_start, open_services
 
 logger = logging.getLogger(__name__)
 
 SEND_ATTEMPTS = 4
-MAX_TEXT = 4096
+"""Tries of one message against time-outs and server errors (see `_send`)."""
+RATE_LIMIT_RETRIES = 3
+"""Retries of one request that Telegram answered with 429 (see `build_application`)."""
 
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -59,31 +63,53 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         return services
 
 
+@dataclass
+class _ChatTurn:
+    """One chat's place in line: its updates take the lock in order."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Process updates of different chats concurrently, and those of one chat in order."""
+    """Process updates of different chats concurrently, and those of one chat in order.
+
+    An update first waits for its chat's turn and only then for one of the
+    `max_concurrent_updates` slots, so that a chat with a backlog holds at most one slot and
+    never delays the other chats. python-telegram-bot's `process_update` takes the slot
+    first, then calls `do_process_update`: it is overridden (it is marked final for type
+    checkers only) to take the chat's turn before calling it.
+    """
 
     def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
-        # chat id -> (its lock, how many updates of that chat are in flight)
-        self._chats: dict[int, tuple[asyncio.Lock, int]] = {}
+        # Only chats with updates in flight are here: an idle chat's entry is removed.
+        self._chats: dict[int, _ChatTurn] = {}
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Await `coroutine` once earlier updates of the same chat are done."""
+    @property
+    def busy_chats(self) -> int:
+        """How many chats have updates waiting or in progress."""
+        return len(self._chats)
+
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:  # type: ignore[misc]
+        """Await `coroutine` once earlier updates of its chat are done and a slot is free."""
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
-            await coroutine
+            await super().process_update(update, coroutine)
             return
-        lock, waiting = self._chats.get(chat.id, (asyncio.Lock(), 0))
-        self._chats[chat.id] = (lock, waiting + 1)
+        turn = self._chats.setdefault(chat.id, _ChatTurn())
+        turn.waiting += 1
         try:
-            async with lock:
-                await coroutine
+            async with turn.lock:
+                await super().process_update(update, coroutine)
         finally:
-            lock, waiting = self._chats[chat.id]
-            if waiting == 1:
-                del self._chats[chat.id]  # idle chats hold no memory
-            else:
-                self._chats[chat.id] = (lock, waiting - 1)
+            turn.waiting -= 1
+            if turn.waiting == 0:
+                del self._chats[chat.id]
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the handlers (the chat's turn and a slot are held)."""
+        await coroutine
 
     async def initialize(self) -> None:
         """Nothing to allocate."""
@@ -110,32 +136,65 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
+def _apology(services: Services, user_key: str) -> Reply:
+    """A short apology in the user's language, plain text, with the menu buttons."""
+    user = services.store.get_user(user_key)
+    language = user.language if user and user.language else services.settings.default_language
+    tr = services.library.translator(language)
+    text = tr.gettext("Sorry, something went wrong on my side. Please try again, or send /menu.")
+    menu = (Button(tr.gettext("Menu"), MENU), Button(tr.label(COUNSELLOR), TOPIC + COUNSELLOR))
+    return Reply(text, (menu,), key="apology")
+
+
+async def _send(bot: ExtBot[None], chat_id: int, reply: Reply, *, html: bool = True) -> None:
+    """Send one message, trying again after a time-out or a server error.
+
+    Retries live in two places, one per kind of failure, never both: a 429 (`RetryAfter`) is
+    retried by the `AIORateLimiter` (`RATE_LIMIT_RETRIES`), because it must pause every
+    request of the bot, not only this one; time-outs and 5xx answers (the other
+    `NetworkError`s) are retried here, as the rate limiter lets them through. A refusal
+    (`BadRequest`, a `NetworkError` subclass, or `Forbidden`) is final and never retried.
+    """
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            await bot.send_message(
+                chat_id,
+                reply.text,
+                parse_mode=ParseMode.HTML if html else None,
+                reply_markup=_markup(reply),
+                disable_web_page_preview=True,
+            )
+            return
+        except BadRequest:
+            raise
+        except NetworkError as error:  # TimedOut, 5xx, connection failures
+            if attempt == SEND_ATTEMPTS:
+                raise
+            logger.warning("Sending %s failed (%s), retrying", reply.key or "a reply", type(error).__name__)
+            await asyncio.sleep(0.5 * attempt)
+
+
 async def send_replies(context: Context, chat_id: int, user_key: str, replies: list[Reply]) -> None:
-    """Send replies in order; retry transient failures; mark users who blocked us."""
+    """Send replies in order; a refused one becomes an apology; stop for users who blocked us."""
     for reply in replies:
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            try:
-                await context.bot.send_message(
-                    chat_id,
-                    reply.text[:MAX_TEXT],
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=_markup(reply),
-                    disable_web_page_preview=True,
-                )
-                break
-            except Forbidden:
-                logger.info("A user blocked the assistant; marked inactive")
-                context.services.dialogue.blocked(user_key)
-                return
-            except RetryAfter as error:
-                delay = error.retry_after
-                seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-                await asyncio.sleep(seconds)
-            except (TimedOut, NetworkError) as error:
-                if attempt == SEND_ATTEMPTS:
-                    raise
-                logger.warning("Sending failed (%s), retrying", type(error).__name__)
-                await asyncio.sleep(0.5 * attempt)
+        try:
+            await _send(context.bot, chat_id, reply)
+        except Forbidden:
+            logger.info("A user blocked the assistant; marked inactive")
+            context.services.dialogue.blocked(user_key)
+            return
+        except BadRequest as error:
+            # Telegram's description names the problem (markup, length), never the text.
+            logger.error("Telegram refused the reply %s: %s", reply.key or "(unnamed)", error.message)
+            await _apologise(context.bot, context.services, chat_id, user_key)
+
+
+async def _apologise(bot: ExtBot[None], services: Services, chat_id: int, user_key: str) -> None:
+    """Send the plain-text apology; one that fails is logged, never raised."""
+    try:
+        await _send(bot, chat_id, _apology(services, user_key), html=False)
+    except TelegramError as error:
+        logger.warning("The apology could not be sent either (%s)", type(error).__name__)
 
 
 # -- handlers: one step each -----------------------------------------------------------------
@@ -194,13 +253,7 @@ async def on_error(update: object, context: Context) -> None:
     if update.effective_chat.type != update.effective_chat.PRIVATE:
         return
     services: Services = context.application.bot_data["services"]
-    user = services.store.get_user(_user_key(update))
-    language = user.language if user and user.language else services.settings.default_language
-    text = services.library.translator(language).gettext(
-        "Sorry, something went wrong on my side. Please try again, or send /menu."
-    )
-    with contextlib.suppress(Exception):  # an apology that fails must not raise again
-        await context.bot.send_message(update.effective_chat.id, text)
+    await _apologise(context.bot, services, update.effective_chat.id, _user_key(update))
 
 
 async def purge_inactive(context: Context) -> None:
@@ -228,7 +281,11 @@ async def register_commands(application: Application[Any, Any, Any, Any, Any, An
 
 
 def build_application(
-    settings: Settings, services: Services, **request_options: float
+    settings: Settings,
+    services: Services,
+    *,
+    concurrent_updates: int = 256,
+    **request_options: float,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """Build the python-telegram-bot application around the services."""
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
@@ -238,8 +295,13 @@ def build_application(
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_url.removesuffix("/bot") + "/file/bot")
         .context_types(ContextTypes(context=Context))
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.outbound_messages_per_second, max_retries=3))
-        .concurrent_updates(PerChatUpdateProcessor(256))
+        # The one place where a 429 is retried: see `_send`.
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=settings.outbound_messages_per_second, max_retries=RATE_LIMIT_RETRIES
+            )
+        )
+        .concurrent_updates(PerChatUpdateProcessor(concurrent_updates))
         .connect_timeout(request_options.get("connect_timeout", 5.0))
         .read_timeout(request_options.get("read_timeout", 10.0))
         .build()
@@ -260,12 +322,12 @@ def build_application(
     return application
 
 
-@contextlib.asynccontextmanager
-async def receiving(
-    application: Application[Any, Any, Any, Any, Any, Any], settings: Settings, *, poll_timeout: int = 10
-) -> AsyncIterator[None]:
-    """Start the application and receive updates (webhook or polling) until the block ends."""
-    async with application:
+async def _start_receiving(
+    application: Application[Any, Any, Any, Any, Any, Any], settings: Settings, poll_timeout: int
+) -> None:
+    """Meet Telegram, register the commands, start the handlers, then the webhook or polling."""
+    try:
+        await application.initialize()
         await register_commands(application)
         await application.start()
         assert application.updater is not None
@@ -279,31 +341,67 @@ async def receiving(
             )
         else:
             await application.updater.start_polling(poll_interval=0, timeout=poll_timeout)
-        try:
-            yield
-        finally:
+    except InvalidToken:
+        raise StartupError("Telegram refused TELEGRAM_BOT_TOKEN: copy it again from @BotFather") from None
+    except BadRequest as error:  # e.g. a webhook address Telegram does not accept
+        raise StartupError(f"Telegram refused to start ({error.message}): check WEBHOOK_URL") from None
+    except NetworkError as error:  # time-outs, refused connections, 5xx
+        raise StartupError(
+            f"cannot reach the Bot API ({error.message}): check the network or TELEGRAM_BASE_URL",
+            exit_status=1,
+        ) from None
+    except OSError as error:  # the webhook server could not listen
+        raise StartupError(
+            f"cannot receive webhooks on {settings.webhook_listen}:{settings.webhook_port}"
+            f" ({error.strerror or error}): stop what uses that port, or set WEBHOOK_PORT"
+        ) from None
+
+
+@contextlib.asynccontextmanager
+async def receiving(
+    application: Application[Any, Any, Any, Any, Any, Any], settings: Settings, *, poll_timeout: int = 10
+) -> AsyncIterator[None]:
+    """Start the application and receive updates (webhook or polling) until the block ends.
+
+    A start-up failure is a `StartupError`, raised once whatever had started is stopped.
+    """
+    try:
+        await _start_receiving(application, settings, poll_timeout)
+        yield
+    finally:
+        if application.updater is not None and application.updater.running:
             await application.updater.stop()
+        if application.running:
             await application.stop()
+        await application.shutdown()
 
 
 async def serve(settings: Settings) -> None:
     """Run the bot until SIGINT or SIGTERM, with the NLU service it needs."""
-    settings.require_token()
-    async with nlu_service(settings, require_configured=True) as url:
-        services = Services.create(settings, url)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
+    check_before_start(settings, telegram=True)
+    # A signal cancels this task wherever it is, starting included: every block below then
+    # stops what it started (Telegram, the database, a local NLU server).
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        async with nlu_service(settings, require_configured=True) as url:
+            services = open_services(settings, url)
+            try:
+                async with receiving(build_application(settings, services), settings):
+                    logger.info("The assistant is running; Ctrl-C stops it")
+                    await asyncio.Event().wait()  # until cancelled
+            finally:
+                await services.aclose()
+    finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        try:
-            async with receiving(build_application(settings, services), settings):
-                logger.info("The assistant is running; Ctrl-C stops it")
-                await stop.wait()
-        finally:
-            await services.aclose()
+            loop.remove_signal_handler(signum)
 
 
 def run_telegram(settings: Settings) -> int:
     """Serve the assistant on Telegram until interrupted."""
-    asyncio.run(serve(settings))
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(serve(settings))
     return 0

@@ -1,1 +1,1 @@
-"""Booking a meeting with a counsellor: slots, holds, bookings, call-backs and reminders (never imports telegram)."""
+"""Booking a meeting with a counsellor: slots, holds, bookings, call-backs, reminders (no telegram)."""

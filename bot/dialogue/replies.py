@@ -21,6 +21,10 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     key: str | None = None
     """What the text is (an answer's intent, or an interface string's role): logged instead of the text."""
+    contact_request: bool = False
+    """Offer Telegram's "share my phone number" button (a reply keyboard with request_contact)."""
+    attachment: tuple[str, bytes] | None = None
+    """A file sent with the message, as (file name, content), e.g. a meeting's .ics; the text stands alone."""
 
     @property
     def choices(self) -> list[Button]:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 
 from bot.settings import Settings, SettingsError
 
@@ -36,9 +37,39 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _content_check(args: argparse.Namespace, settings: Settings) -> int:
     """Check every catalog and print the coverage per language."""
+    from bot.clock import SystemClock, brussels_today
     from bot.content.check import run_check
 
-    return run_check(settings.locales_dir, as_json=args.json, soon_days=args.soon_days)
+    return run_check(
+        settings.locales_dir,
+        today=brussels_today(SystemClock()),
+        as_json=args.json,
+        soon_days=args.soon_days,
+        require_reviewed=args.require_reviewed,
+    )
+
+
+def _content_review(args: argparse.Namespace, settings: Settings) -> int:
+    """Show answers as users see them and stamp those a named reviewer confirms."""
+    from bot.clock import SystemClock, brussels_today
+    from bot.content.review import run_review
+
+    return run_review(
+        settings.locales_dir,
+        args.language,
+        args.intents,
+        by=args.by,
+        today=brussels_today(SystemClock()),
+        valid_until=args.valid_until,
+        yes=args.yes,
+    )
+
+
+def _content_fingerprint(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the fingerprint of an answer's current text, for stamping by hand."""
+    from bot.content.review import run_fingerprint
+
+    return run_fingerprint(settings.locales_dir, args.language, args.intent)
 
 
 def _content_babel(action: str) -> Callable[[argparse.Namespace, Settings], int]:
@@ -81,7 +112,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--soon-days", type=int, default=30, help="warn about entries expiring within N days")
+    check.add_argument(
+        "--require-reviewed", action="store_true", help="count drafts awaiting review as errors"
+    )
     check.set_defaults(handler=_content_check)
+    review = content_commands.add_parser(
+        "review",
+        help="read answers as users see them and stamp them as reviewed",
+        description="Shows each answer (every draft of LANG when no INTENT is given) as the user"
+        " will see it, asks for confirmation, and stamps reviewed-by, reviewed-on, valid-until and"
+        " the text's fingerprint into the catalog. Entries with check errors are refused.",
+    )
+    review.add_argument("language", metavar="LANG", help="the catalog's language, e.g. fa")
+    review.add_argument(
+        "intents", metavar="INTENT", nargs="*", help="the answers to review (default: drafts)"
+    )
+    review.add_argument("--by", required=True, help='the reviewer, "NAME, ROLE"')
+    review.add_argument(
+        "--valid-until",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="last day the review holds (default: 3 months for amounts, phone hours and addresses,"
+        " else 6 months)",
+    )
+    review.add_argument("--yes", action="store_true", help="stamp without asking for each entry")
+    review.set_defaults(handler=_content_review)
+    fingerprint = content_commands.add_parser(
+        "fingerprint", help="print the fingerprint of an answer's text (to stamp a review by hand)"
+    )
+    fingerprint.add_argument("language", metavar="LANG")
+    fingerprint.add_argument("intent", metavar="INTENT")
+    fingerprint.set_defaults(handler=_content_fingerprint)
     extract = content_commands.add_parser(
         "extract", help="extract interface strings from bot/ into locales/messages.pot"
     )

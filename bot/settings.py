@@ -44,6 +44,17 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     return value
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false (or 1/0, yes/no, on/off), not {raw!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable, with defaults that run the console chat out of the box."""
@@ -66,6 +77,8 @@ class Settings:
     webhook_port: int = 8443
     webhook_listen: str = "127.0.0.1"
     log_level: str = "INFO"
+    serve_draft_answers: bool = False
+    """Serve answers no one has reviewed yet (a pilot may, knowingly; production waits)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +126,7 @@ class Settings:
             webhook_port=int(_number(env, "WEBHOOK_PORT", 8443, 1, 65535)),
             webhook_listen=env.get("WEBHOOK_LISTEN", "127.0.0.1").strip() or "127.0.0.1",
             log_level=level,
+            serve_draft_answers=_flag(env, "SERVE_DRAFT_ANSWERS", False),
         )
 
     def require_token(self) -> str:

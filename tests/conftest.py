@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
 
+from bot.clock import FixedClock
 from bot.content.library import ContentLibrary
 from bot.nlu.server import RasaServer, latest_model
 from bot.settings import DEFAULT_LOCALES, DEFAULT_MODELS, DEFAULT_RASA_VENV
@@ -34,10 +36,14 @@ def rasa_url(rasa_server: RasaServer) -> str:
     return rasa_server.url
 
 
+CONTENT_DAY = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+"""The day the repository's catalogs are served as of, in tests: never today's date."""
+
+
 @pytest.fixture(scope="session")
 def library() -> ContentLibrary:
-    """The repository's own catalogs."""
-    return ContentLibrary(DEFAULT_LOCALES)
+    """The repository's own catalogs, drafts served (as `make chat` does), on a fixed day."""
+    return ContentLibrary(DEFAULT_LOCALES, clock=FixedClock(CONTENT_DAY), serve_drafts=True)
 
 
 @pytest.fixture

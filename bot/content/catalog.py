@@ -1,11 +1,13 @@
-"""Reading gettext catalogs with Babel, and the review state of each vetted answer."""
+"""Reading gettext catalogs with Babel, and the review state of each answer."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
@@ -14,8 +16,6 @@ from babel.messages.pofile import PoFileError, read_po
 ANSWERS_DOMAIN = "answers"
 MESSAGES_DOMAIN = "messages"
 SOURCE_LANGUAGE = "en"
-
-_REVIEW_LINE = re.compile(r"^\s*(reviewed-by|reviewed-on|valid-until|source)\s*:\s*(.*?)\s*$")
 
 
 class CatalogError(ValueError):
@@ -59,26 +59,48 @@ def available_languages(locales_dir: Path) -> list[str]:
     return sorted(languages, key=lambda language: language != SOURCE_LANGUAGE)
 
 
+REVIEW_KEYS = ("reviewed-by", "reviewed-on", "valid-until", "fingerprint")
+"""The comment lines a review stamps; an entry without any of them is a draft."""
+_COMMENT_LINE = re.compile(
+    r"^\s*(reviewed-by|reviewed-on|valid-until|fingerprint|facts|source)\s*:\s*(.*?)\s*$"
+)
+FINGERPRINT_LENGTH = 12
+CLOSING_KEY = "_closing"
+"""The answers entry holding the standard closing added after personal-situation answers."""
+
+
+def fingerprint(text: str) -> str:
+    """Return the short fingerprint of an answer's exact text: the first 12 hex digits of its SHA-256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:FINGERPRINT_LENGTH]
+
+
+class Status(StrEnum):
+    """Where an answer stands in review."""
+
+    DRAFT = "draft"
+    """No review stamp: nobody has signed for this text yet."""
+    REVIEWED = "reviewed"
+    """Stamped, and the stamp's fingerprint is that of the text."""
+    EDITED = "edited"
+    """Stamped, but the text changed since: a draft again."""
+    INCOMPLETE = "incomplete"
+    """Some stamp lines are missing or malformed: a draft until stamped properly."""
+
+
 @dataclass(frozen=True, slots=True)
 class ReviewState:
     """Who checked an answer, when, until when it holds, and where its facts come from."""
 
-    reviewed_by: str | None
-    reviewed_on: date | None
-    valid_until: date | None
-    source: str | None
+    reviewed_by: str | None = None
+    reviewed_on: date | None = None
+    valid_until: date | None = None
+    fingerprint: str | None = None
+    facts: str | None = None
+    source: str | None = None
     problems: tuple[str, ...] = ()
-
-    def is_current(self, today: date) -> bool:
-        """Return whether the answer is reviewed, sourced and not expired on `today`."""
-        return (
-            not self.problems
-            and bool(self.reviewed_by)
-            and self.reviewed_on is not None
-            and self.valid_until is not None
-            and bool(self.source)
-            and today <= self.valid_until
-        )
+    """Malformed stamp lines (a date that is not one, a source that is not https://)."""
+    stamped: tuple[str, ...] = ()
+    """The review keys present, in `REVIEW_KEYS` order."""
 
 
 def _date(key: str, raw: str | None, problems: list[str]) -> date | None:
@@ -92,22 +114,28 @@ def _date(key: str, raw: str | None, problems: list[str]) -> date | None:
 
 
 def review_state(message: Message) -> ReviewState:
-    """Read the review comments (`# reviewed-by: …`) of a catalog entry."""
+    """Read the review and provenance comments (`# reviewed-by: …`) of a catalog entry."""
     found: dict[str, str] = {}
     for comment in message.user_comments:
-        match = _REVIEW_LINE.match(comment)
+        match = _COMMENT_LINE.match(comment)
         if match:
             found[match.group(1)] = match.group(2)
     problems: list[str] = []
     source = found.get("source") or None
     if source and not source.startswith("https://"):
         problems.append(f"source must be an https:// address: {source!r}")
+    mark = found.get("fingerprint") or None
+    if mark is not None and not re.fullmatch(f"[0-9a-f]{{{FINGERPRINT_LENGTH}}}", mark):
+        problems.append(f"fingerprint must be {FINGERPRINT_LENGTH} hex digits: {mark!r}")
     return ReviewState(
         reviewed_by=found.get("reviewed-by") or None,
         reviewed_on=_date("reviewed-on", found.get("reviewed-on"), problems),
         valid_until=_date("valid-until", found.get("valid-until"), problems),
+        fingerprint=mark,
+        facts=found.get("facts") or None,
         source=source,
         problems=tuple(problems),
+        stamped=tuple(key for key in REVIEW_KEYS if found.get(key)),
     )
 
 
@@ -120,7 +148,7 @@ def translated_text(message: Message | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class AnswerEntry:
-    """One vetted answer as an editor wrote it, with its review state."""
+    """One answer as an editor wrote it, with its review state."""
 
     key: str
     language: str
@@ -128,9 +156,34 @@ class AnswerEntry:
     fuzzy: bool
     review: ReviewState
 
-    def is_servable(self, today: date) -> bool:
-        """Return whether the assistant may show this answer on `today`."""
-        return self.text is not None and not self.fuzzy and self.review.is_current(today)
+    @property
+    def status(self) -> Status:
+        """Return where this text stands in review (a stamp for another text counts as none)."""
+        review = self.review
+        if not review.stamped:
+            return Status.DRAFT
+        stamp_problems = [p for p in review.problems if not p.startswith("source")]
+        if len(review.stamped) < len(REVIEW_KEYS) or stamp_problems:
+            return Status.INCOMPLETE
+        if self.text is None or review.fingerprint != fingerprint(self.text):
+            return Status.EDITED
+        return Status.REVIEWED
+
+    def is_reviewed(self, today: date) -> bool:
+        """Return whether this exact text is reviewed, not marked fuzzy since, and still valid on `today`."""
+        valid_until = self.review.valid_until
+        return (
+            not self.fuzzy
+            and self.status is Status.REVIEWED
+            and valid_until is not None
+            and today <= valid_until
+        )
+
+    def is_servable(self, today: date, *, drafts: bool = False) -> bool:
+        """Return whether the assistant may show this text: reviewed, or any draft when `drafts`."""
+        if self.text is None or self.fuzzy:
+            return False
+        return drafts or self.is_reviewed(today)
 
 
 def answer_entries(catalog: Catalog, language: str) -> dict[str, AnswerEntry]:

@@ -79,3 +79,27 @@ def placeholders(text: str) -> set[str]:
         found.add("{?unbalanced}")
     found.update(match.group(0) for match in _PRINTF.finditer(text) if match.group(0) != "%%")
     return found
+
+
+TELEGRAM_MAX_CHARS = 4096
+"""Telegram's limit on a message's text; longer texts are refused, not cut."""
+
+
+def sending_problems(text: str, expected_placeholders: set[str] | None = None) -> list[tuple[str, str]]:
+    """Return why `text` cannot be sent as it is, as (kind, detail) pairs: empty when it can.
+
+    Kinds: "markup" (Telegram's HTML parser would refuse it), "placeholder" (its `{name}`s
+    differ from `expected_placeholders`, when given) and "too-long" (over Telegram's limit).
+    Both the content check and the live library call this, so that what the check passes
+    is exactly what the assistant serves. Details never quote the text.
+    """
+    problems = [("markup", error) for error in telegram_html_errors(text)]
+    if expected_placeholders is not None:
+        found = placeholders(text)
+        if found != expected_placeholders:
+            problems.append(
+                ("placeholder", f"placeholders {sorted(found)} instead of {sorted(expected_placeholders)}")
+            )
+    if len(text) > TELEGRAM_MAX_CHARS:
+        problems.append(("too-long", f"{len(text)} characters (Telegram's limit is {TELEGRAM_MAX_CHARS})"))
+    return problems

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import sys
+import tempfile
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.catalog import Catalog
 from babel.messages.frontend import CommandLineInterface
-from babel.messages.pofile import write_po
+from babel.messages.pofile import read_po, write_po
 
 from bot.content.catalog import (
     ANSWERS_DOMAIN,
@@ -24,6 +26,10 @@ from bot.content.catalog import (
 from bot.nlu.intents import INTENTS
 from bot.settings import PROJECT_ROOT
 
+WRAP_WIDTH = 0
+"""Catalog lines are never wrapped: one line per message, as the committed files are.
+(Babel, like xgettext, still wraps comment lines at 76 columns whatever this says.)"""
+
 
 def _pybabel(*arguments: str) -> None:
     CommandLineInterface().run(["pybabel", "-q", *arguments])  # type: ignore[no-untyped-call]
@@ -34,23 +40,65 @@ def template_path(locales_dir: Path) -> Path:
     return locales_dir / f"{MESSAGES_DOMAIN}.pot"
 
 
-def extract(locales_dir: Path) -> None:
-    """Extract interface strings from bot/ into the template."""
-    output = template_path(locales_dir).resolve()
-    with contextlib.chdir(PROJECT_ROOT):  # source references relative to the project
-        _pybabel(
-            "extract", "-F", "babel.cfg", "-o", str(output), "--project", "return-assistant",
-            "--sort-by-file", "--no-wrap", "-c", "TRANSLATORS:", "bot",
-        )  # fmt: skip
+def _content(catalog: Catalog) -> list[tuple[object, ...]]:
+    """Return what a catalog says, without its header (dates, tool version): what a review reads."""
+    return [
+        (message.id, message.context, message.string, tuple(message.locations), tuple(sorted(message.flags)),
+         tuple(message.auto_comments), tuple(message.user_comments), tuple(message.previous_id), obsolete)
+        for obsolete, messages in ((False, list(catalog)), (True, list(catalog.obsolete.values())))
+        for message in messages
+        if message.id
+    ]  # fmt: skip
+
+
+def _write_if_changed(path: Path, catalog: Catalog) -> bool:
+    """Write `catalog` to `path` unless the file already says the same (its header aside).
+
+    So `make update` on an unchanged tree leaves every file as it is, creation dates included.
+    """
+    buffer = io.BytesIO()
+    write_po(buffer, catalog, width=WRAP_WIDTH)
+    written = buffer.getvalue()
+    if path.exists() and _content(read_po(io.BytesIO(path.read_bytes()))) == _content(
+        read_po(io.BytesIO(written))  # as it reads back: Babel wraps long comments
+    ):
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(written)
+    return True
+
+
+def extract(locales_dir: Path, project_root: Path = PROJECT_ROOT) -> None:
+    """Extract interface strings from bot/ into the template; leave it alone when none changed.
+
+    Locations name the file without a line number, so that moving code does not touch
+    every catalog.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch) / template_path(locales_dir).name
+        with contextlib.chdir(project_root):  # source references relative to the project
+            _pybabel(
+                "extract", "-F", "babel.cfg", "-o", str(fresh), "--project", "return-assistant",
+                "--sort-by-file", "--no-wrap", "--add-location", "file", "-c", "TRANSLATORS:", "bot",
+            )  # fmt: skip
+        _write_if_changed(template_path(locales_dir), read_po(io.BytesIO(fresh.read_bytes())))
 
 
 def update(locales_dir: Path) -> None:
-    """Merge the template into every language's messages.po, and add missing answer keys."""
+    """Merge the template into every language's messages.po, and add missing answer keys.
+
+    A catalog is rewritten only when its messages change; it is written unwrapped.
+    """
+    template = read_po(io.BytesIO(template_path(locales_dir).read_bytes()))
     for language in available_languages(locales_dir):
         path = catalog_path(locales_dir, language, MESSAGES_DOMAIN)
-        action = "update" if path.exists() else "init"
-        _pybabel(action, "-i", str(template_path(locales_dir)), "-d", str(locales_dir),
-                 "-D", MESSAGES_DOMAIN, "-l", language)  # fmt: skip
+        if path.exists():
+            catalog = read_po(io.BytesIO(path.read_bytes()), locale=language, domain=MESSAGES_DOMAIN)
+            catalog.update(template)
+            _write_if_changed(path, catalog)
+        else:
+            _pybabel("init", "-i", str(template_path(locales_dir)), "-d", str(locales_dir),
+                     "-D", MESSAGES_DOMAIN, "-l", language, "--no-wrap")  # fmt: skip
         add_missing_answers(locales_dir, language)
 
 
@@ -71,7 +119,7 @@ def add_missing_answers(locales_dir: Path, language: str) -> list[str]:
     if added or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:
-            write_po(handle, catalog, width=0)
+            write_po(handle, catalog, width=WRAP_WIDTH)
     return added
 
 
@@ -82,7 +130,7 @@ def init_language(locales_dir: Path, language: str) -> None:
     except (UnknownLocaleError, ValueError) as error:
         raise CatalogError(f"{language!r} is not a language code Babel knows: {error}") from None
     _pybabel("init", "-i", str(template_path(locales_dir)), "-d", str(locales_dir),
-             "-D", MESSAGES_DOMAIN, "-l", language)  # fmt: skip
+             "-D", MESSAGES_DOMAIN, "-l", language, "--no-wrap")  # fmt: skip
     added = add_missing_answers(locales_dir, language)
     print(f"Created catalogs for {language}: {len(added)} answers to write in "
           f"{catalog_path(locales_dir, language, ANSWERS_DOMAIN)}")  # fmt: skip

@@ -43,7 +43,7 @@ def meeting_ics(
     calendar.add("method", "CANCEL" if cancelled else "PUBLISH")
 
     event = Event()
-    event.add("uid", f"{booking.uid}@{UID_DOMAIN}")
+    event.add("uid", booking.uid if "@" in booking.uid else f"{booking.uid}@{UID_DOMAIN}")
     event.add("sequence", booking.sequence)
     event.add("dtstamp", stamp or booking.updated_at)
     event.add("dtstart", booking.slot.starts_at.astimezone(BRUSSELS))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.clock import Clock
 from bot.content.library import ContentLibrary
 from bot.dialogue.core import Dialogue, Policy
 from bot.nlu.cache import CachedNLU
@@ -24,10 +25,10 @@ class Services:
     dialogue: Dialogue
 
     @classmethod
-    def create(cls, settings: Settings, nlu_url: str) -> Services:
+    def create(cls, settings: Settings, nlu_url: str, *, clock: Clock | None = None) -> Services:
         """Open the store and catalogs and connect to the NLU server at `nlu_url`."""
-        library = ContentLibrary(settings.locales_dir)
-        store = Store.open(settings.database_path)
+        library = ContentLibrary(settings.locales_dir, clock=clock, serve_drafts=settings.serve_draft_answers)
+        store = Store.open(settings.database_path, clock=clock)
         client = NLUClient(nlu_url, timeout=settings.nlu_timeout)
         dialogue = Dialogue(
             library,

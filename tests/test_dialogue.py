@@ -6,9 +6,15 @@ of predictions makes each conversational rule testable on its own.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
 import pytest
 import yaml
+from sqlite_utils import Database
 
+from bot.clock import FixedClock
 from bot.content.library import ContentLibrary
 from bot.dialogue.core import Dialogue, Policy
 from bot.dialogue.replies import FORGET_NO, FORGET_YES, LANGUAGE, MENU, SWITCH, TOPIC, Reply
@@ -16,7 +22,7 @@ from bot.nlu.client import IntentScore, NLUUnavailable, Prediction
 from bot.nlu.intents import FALLBACK_INTENT
 from bot.nlu.resilient import ResilientNLU
 from bot.settings import PROJECT_ROOT
-from bot.store.db import Store
+from bot.store.db import Store, User
 
 USER = "tg:42"
 
@@ -39,6 +45,14 @@ class ScriptedNLU:
         if self.down:
             raise NLUUnavailable("down")
         return self.script[text]
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    """An empty store in memory, on a clock that stands still."""
+    store = Store(Database(memory=True), clock=FixedClock(datetime(2025, 3, 1, 9, 30, tzinfo=UTC)))
+    yield store
+    store.close()
 
 
 @pytest.fixture
@@ -179,7 +193,8 @@ async def test_dialogue_nlu_down_gives_the_menu_and_counsellor_then_recovers(
     library: ContentLibrary, store: Store, nlu: ScriptedNLU
 ) -> None:
     clock = [0.0]
-    dialogue = Dialogue(library, ResilientNLU(nlu, retry_after=5, clock=lambda: clock[0]), store)
+    understanding = ResilientNLU(nlu, failures_before_down=1, retry_after=5, timer=lambda: clock[0])
+    dialogue = Dialogue(library, understanding, store)
     await choose(dialogue, "en")
     nlu.script["is it free"] = predict("costs")
     nlu.down = True
@@ -267,17 +282,273 @@ async def test_dialogue_counsellor_goes_through_the_desk(
     library: ContentLibrary, store: Store, nlu: ScriptedNLU
 ) -> None:
     class BookingDesk:
-        async def offer(self, user: object, language: str) -> list[Reply] | None:
+        async def offer(self, user: User, language: str) -> list[Reply] | None:
             return [Reply("pick a slot")]
 
-        async def intercept(self, user: object, text: str) -> list[Reply] | None:
+        async def intercept(self, user: User, text: str) -> list[Reply] | None:
             return [Reply("relayed")] if text.startswith("@") else None
+
+        async def button(self, user: User, data: str, language: str) -> list[Reply] | None:
+            return [Reply(f"slot {data[5:]} in {language}")] if data.startswith("slot:") else None
+
+        async def command(self, user: User, name: str, language: str) -> list[Reply] | None:
+            return [Reply("booking cancelled")] if name == "cancel" else None
 
     dialogue = Dialogue(library, nlu, store, desk=BookingDesk())
     await choose(dialogue, "en")
     assert [r.text for r in await dialogue.button(USER, TOPIC + "talk_to_counsellor")] == ["pick a slot"]
     assert [r.text for r in await dialogue.text(USER, "@counsellor hello")] == ["relayed"]
+    assert [r.text for r in await dialogue.button(USER, "slot:7")] == ["slot 7 in en"]
+    assert [r.text for r in await dialogue.command(USER, "cancel")] == ["booking cancelled"]
+    assert TOPIC + "eligibility" in data(await dialogue.command(USER, "menu"))  # not the desk's
+    assert "no longer valid" in (await dialogue.button(USER, "other:1"))[0].text
     assert nlu.calls == 0
+
+
+async def test_dialogue_cancel_of_the_dialogues_own_question_comes_before_the_desk(
+    library: ContentLibrary, store: Store, nlu: ScriptedNLU
+) -> None:
+    class CancellingDesk:
+        async def offer(self, user: User, language: str) -> list[Reply] | None:
+            return None
+
+        async def intercept(self, user: User, text: str) -> list[Reply] | None:
+            return None
+
+        async def button(self, user: User, data: str, language: str) -> list[Reply] | None:
+            return None
+
+        async def command(self, user: User, name: str, language: str) -> list[Reply] | None:
+            return [Reply("booking cancelled")]
+
+    dialogue = Dialogue(library, nlu, store, desk=CancellingDesk())
+    await choose(dialogue, "en")
+    await dialogue.command(USER, "forget")
+    [cancelled] = await dialogue.command(USER, "cancel")
+    assert cancelled.text == "Cancelled. Nothing was deleted."
+
+
+# -- the privacy notice: once, at the first contact of any kind ---------------------------------
+
+
+def privacy_notices(replies: list[Reply]) -> int:
+    return sum(reply.key == "privacy" for reply in replies)
+
+
+@pytest.mark.parametrize("first", ["text", "tap", "command", "voice", "deep_link"])
+async def test_dialogue_privacy_notice_comes_at_the_first_contact_of_any_kind(
+    dialogue: Dialogue, nlu: ScriptedNLU, store: Store, first: str
+) -> None:
+    nlu.script["is it free"] = predict("costs", language="fr")
+
+    async def contact() -> list[Reply]:
+        if first == "text":
+            return await dialogue.text(USER, "is it free", language_code="fr")
+        if first == "tap":
+            return await dialogue.button(USER, TOPIC + "timeline", language_code="fr")
+        if first == "command":
+            return await dialogue.command(USER, "help", language_code="fr")
+        if first == "voice":
+            return await dialogue.non_text(USER, language_code="fr")
+        return await dialogue.start(USER, language_code="en", payload="fr")
+
+    replies = await contact()
+    assert privacy_notices(replies) == 1
+    [notice] = [reply for reply in replies if reply.key == "privacy"]
+    assert "/forget" in notice.text and "Your privacy" not in notice.text  # in French
+    user = store.get_user(USER)
+    assert user is not None and user.privacy_shown
+    assert privacy_notices(await contact()) == 0
+
+
+async def test_dialogue_privacy_notice_is_shown_exactly_once_over_a_conversation(
+    dialogue: Dialogue, nlu: ScriptedNLU
+) -> None:
+    nlu.script["is it free"] = predict("costs")
+    replies = [
+        *await dialogue.start(USER, language_code="nl"),
+        *await dialogue.non_text(USER, language_code="nl"),
+        *await dialogue.start(USER, language_code="nl"),
+        *await dialogue.button(USER, LANGUAGE + "en"),
+        *await dialogue.text(USER, "is it free"),
+        *await dialogue.command(USER, "menu"),
+        *await dialogue.button(USER, MENU),
+    ]
+    assert privacy_notices(replies) == 1
+
+
+async def test_dialogue_start_keeps_nothing_before_a_language_is_chosen(
+    dialogue: Dialogue, store: Store
+) -> None:
+    """A bare /start only asks for the language; the notice comes with whatever is kept first."""
+    [keyboard] = await dialogue.start(USER, language_code="fa-IR")
+    assert keyboard.key == "language_keyboard"
+    assert store.get_user(USER) is None
+    replies = await dialogue.button(USER, LANGUAGE + "fa")
+    assert [reply.key for reply in replies] == ["language_chosen", "privacy", "menu"]
+
+
+# -- the inbound limit ----------------------------------------------------------------------------
+
+
+async def test_dialogue_start_counts_against_the_inbound_limit(
+    library: ContentLibrary, store: Store, nlu: ScriptedNLU
+) -> None:
+    now = [0.0]
+    dialogue = Dialogue(library, nlu, store, policy=Policy(messages_per_minute=2), timer=lambda: now[0])
+    assert await dialogue.start(USER)
+    assert await dialogue.start(USER)
+    [polite] = await dialogue.start(USER)
+    assert polite.key == "slow_down"
+    assert await dialogue.command(USER, "menu") == []
+    now[0] = 61.0
+    assert await dialogue.start(USER)
+
+
+async def test_dialogue_limit_warning_is_in_the_users_language(
+    library: ContentLibrary, store: Store, nlu: ScriptedNLU
+) -> None:
+    dialogue = Dialogue(library, nlu, store, policy=Policy(messages_per_minute=1))
+    await choose(dialogue, "fr")
+    [polite] = await dialogue.non_text(USER, language_code="en")
+    assert polite.key == "slow_down"
+    assert polite.text == library.translator("fr").gettext(
+        "You are sending many messages. Please wait a minute, then write again."
+    )
+    assert polite.text != "You are sending many messages. Please wait a minute, then write again."
+
+
+# -- one event, one unit of work ----------------------------------------------------------------
+
+
+class Statements:
+    """Counts the statements the store runs, through SQLite's own trace callback."""
+
+    def __init__(self, store: Store) -> None:
+        self.sql: list[str] = []
+        store.db.conn.set_trace_callback(self.sql.append)
+
+    def clear(self) -> None:
+        self.sql.clear()
+
+    def count(self, *verbs: str) -> int:
+        return sum(statement.lstrip().upper().startswith(verbs) for statement in self.sql)
+
+    @property
+    def reads(self) -> int:
+        return self.count("SELECT")
+
+    @property
+    def writes(self) -> int:
+        return self.count("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+    @property
+    def transactions(self) -> int:
+        return self.count("BEGIN")
+
+
+EVENTS = {
+    "start": lambda d: d.start(USER),
+    "text answered": lambda d: d.text(USER, "is it free"),
+    "text unsure": lambda d: d.text(USER, "hmm"),
+    "text in another language": lambda d: d.text(USER, "combien d argent pour le retour"),
+    "tap topic": lambda d: d.button(USER, TOPIC + "costs"),
+    "tap menu": lambda d: d.button(USER, MENU),
+    "tap language": lambda d: d.button(USER, LANGUAGE + "nl"),
+    "tap stale": lambda d: d.button(USER, "t:gone"),
+    "command menu": lambda d: d.command(USER, "menu"),
+    "command forget": lambda d: d.command(USER, "forget"),
+    "command cancel": lambda d: d.command(USER, "cancel"),
+    "voice": lambda d: d.non_text(USER),
+}
+
+
+@pytest.mark.parametrize("event", list(EVENTS))
+async def test_dialogue_event_reads_the_user_once_and_writes_once_in_one_transaction(
+    dialogue: Dialogue, nlu: ScriptedNLU, store: Store, event: str
+) -> None:
+    nlu.script["is it free"] = predict("costs")
+    nlu.script["hmm"] = predict(FALLBACK_INTENT, 0.2, "en", "costs")
+    nlu.script["combien d argent pour le retour"] = predict("cash_support", language="fr")
+    await choose(dialogue, "en")
+    statements = Statements(store)
+    await EVENTS[event](dialogue)
+    assert (statements.reads, statements.writes, statements.transactions) == (1, 1, 1), statements.sql
+
+
+@pytest.mark.parametrize("event", ["text", "tap", "voice"])
+async def test_dialogue_first_contact_reads_once_and_writes_once(
+    dialogue: Dialogue, nlu: ScriptedNLU, store: Store, event: str
+) -> None:
+    """The busiest event of all: a new user's first message, with language and privacy notice."""
+    nlu.script["salam mikham bargardam"] = predict("package_overview", language="fa")
+    statements = Statements(store)
+    if event == "text":
+        await dialogue.text(USER, "salam mikham bargardam")
+    elif event == "tap":
+        await dialogue.button(USER, TOPIC + "costs")
+    else:
+        await dialogue.non_text(USER)
+    assert (statements.reads, statements.writes, statements.transactions) == (1, 1, 1), statements.sql
+
+
+async def test_dialogue_forget_deletes_in_one_transaction(dialogue: Dialogue, store: Store) -> None:
+    await choose(dialogue, "en")
+    await dialogue.command(USER, "forget")
+    statements = Statements(store)
+    await dialogue.button(USER, FORGET_YES)
+    assert (statements.reads, statements.count("DELETE"), statements.transactions) == (1, 1, 1)
+    assert statements.count("INSERT", "UPDATE") == 0  # nothing written back after the delete
+
+
+async def test_dialogue_forget_that_fails_half_way_keeps_the_user(dialogue: Dialogue, store: Store) -> None:
+    def broken_domain(db: Database, user_id: str) -> None:
+        raise RuntimeError("the bookings table is locked")
+
+    store.on_forget(broken_domain)
+    await choose(dialogue, "fa")
+    await dialogue.command(USER, "forget")
+    with pytest.raises(RuntimeError):
+        await dialogue.button(USER, FORGET_YES)  # the front-end's error handler apologises
+    user = store.get_user(USER)
+    assert user is not None and user.language == "fa"
+
+
+class GatedNLU(ScriptedNLU):
+    """Holds each parse until `release` is set, so that another event can run meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def parse(self, text: str) -> Prediction:
+        self.waiting.set()
+        await self.release.wait()
+        return await super().parse(text)
+
+
+async def test_dialogue_event_saved_meanwhile_is_not_lost(library: ContentLibrary, store: Store) -> None:
+    """A message waits on the NLU while another event for the same user is saved (as a staff
+    reply handled in another chat's context will be): the later save keeps both changes."""
+    nlu = GatedNLU()
+    nlu.script["hmm"] = predict(FALLBACK_INTENT, 0.2, "en", "costs")
+    dialogue = Dialogue(library, nlu, store)
+    await choose(dialogue, "en")
+    nlu.release.set()
+    await dialogue.text(USER, "hmm")  # unsure once
+    nlu.release.clear()
+    nlu.waiting.clear()
+    message = asyncio.create_task(dialogue.text(USER, "hmm"))  # unsure twice: read, then waits
+    await nlu.waiting.wait()
+    await dialogue.button(USER, SWITCH + "fr")  # saved while the message waits
+    nlu.release.set()
+    [unsure] = await message
+    assert unsure.choices[0].data == TOPIC + "talk_to_counsellor"  # the second unsure turn
+    user = store.get_user(USER)
+    assert user is not None
+    assert user.language == "fr" and user.language_chosen  # the tap's change survives
+    assert user.unsure_streak == 2  # and so does the message's
 
 
 def test_dialogue_threshold_is_the_models_fallback_threshold() -> None:

@@ -53,7 +53,7 @@ async def test_texts_rasa_cannot_tell_apart_share_an_entry() -> None:
 
 async def test_entries_expire() -> None:
     inner, clock = CountingNLU(), Clock()
-    cache = CachedNLU(inner, ttl=60, clock=clock)
+    cache = CachedNLU(inner, ttl=60, timer=clock)
     await cache.parse("hoeveel geld")
     clock.now = 59
     await cache.parse("hoeveel geld")

@@ -1,14 +1,12 @@
-"""Settings from the environment, and the SQLite store."""
+"""Settings from the environment. (The SQLite store's tests are in test_store.py.)"""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.settings import DEFAULT_TELEGRAM_BASE_URL, Settings, SettingsError
-from bot.store.db import Store, migrations
 
 TOKEN = "123456789:AAHfake-token-with-enough-characters"
 
@@ -58,51 +56,3 @@ def test_settings_reject_bad_values_with_a_clear_message(env: dict[str, str], me
 def test_settings_without_token_explain_how_to_get_one() -> None:
     with pytest.raises(SettingsError, match="BotFather"):
         Settings.from_env({}).require_token()
-
-
-def test_store_migrations_are_recorded_and_idempotent(tmp_path: Path) -> None:
-    path = tmp_path / "a.db"
-    Store.open(path).close()
-    store = Store.open(path)  # opening again applies nothing twice
-    assert [m.name for m in migrations.applied(store.db)] == [m.name for m in migrations._migrations]
-    assert migrations.pending(store.db) == []
-    store.close()
-
-
-def test_store_survives_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "a.db"
-    store = Store.open(path)
-    store.save_user(store.load_user("tg:1").but(language="fa", language_chosen=True))
-    store.close()
-    reopened = Store.open(path)
-    user = reopened.get_user("tg:1")
-    assert user is not None and user.language == "fa" and user.language_chosen
-    reopened.close()
-
-
-def test_store_forget_deletes_the_user_and_only_them(file_store: Store) -> None:
-    file_store.save_user(file_store.load_user("tg:1"))
-    file_store.save_user(file_store.load_user("tg:2"))
-    assert file_store.forget_user("tg:1") is True
-    assert file_store.get_user("tg:1") is None and file_store.get_user("tg:2") is not None
-    assert file_store.forget_user("tg:1") is False
-
-
-def test_store_purges_users_not_seen_within_retention(store: Store) -> None:
-    store.save_user(store.load_user("tg:old"))
-    store.db.execute("UPDATE users SET last_seen_at = '2020-01-01T00:00:00+00:00' WHERE id = 'tg:old'")
-    store.save_user(store.load_user("tg:new"))
-    assert store.purge_inactive(timedelta(days=180)) == 1
-    assert store.get_user("tg:old") is None and store.get_user("tg:new") is not None
-
-
-def test_store_keeps_no_message_text(store: Store) -> None:
-    columns = {column.name for column in store.db.table("users").columns}
-    assert not columns & {"text", "message", "phone", "phone_number", "username", "first_name"}
-
-
-def test_store_marks_blocked_users_inactive(store: Store) -> None:
-    store.save_user(store.load_user("tg:1"))
-    store.mark_inactive("tg:1")
-    user = store.get_user("tg:1")
-    assert user is not None and not user.active

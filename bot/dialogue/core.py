@@ -1,15 +1,16 @@
 """The conversation, independent of Telegram: events in, replies out.
 
 Each public coroutine handles one kind of event from a front-end (Telegram or the console)
-and returns the replies to send, in order. State that must survive a restart lives in the
-store; the per-user inbound limit is a cache of the last minute.
+and returns the replies to send, in order. Each event is one unit of work: the user is read
+once, the dialogue decides (asking the NLU or the desk if it must), and what changed is
+written once, in one transaction, at the end. State that must survive a restart lives in
+the store; the per-user inbound limit is a cache of the last minute.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from bot.content.i18n import native_name, negotiate_language
 from bot.content.library import ContentLibrary, ServedAnswer, Translator
 from bot.content.topics import COUNSELLOR, MENU, is_topic
 from bot.dialogue.desk import CounsellorDesk, InformationDesk
+from bot.dialogue.limiter import InboundLimiter
 from bot.dialogue.replies import (
     FORGET_NO,
     FORGET_YES,
@@ -57,36 +59,14 @@ class Policy:
     retention_days: int = 180
 
 
-class InboundLimiter:
-    """At most `per_minute` messages per user; one polite reply when the limit is hit."""
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one event decided: the user as they should be stored, and the replies."""
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._per_minute = per_minute
-        self._clock = clock
-        self._seen: dict[str, deque[float]] = {}
-        self._warned: set[str] = set()
-
-    def check(self, user_id: str) -> str:
-        """Return "ok", "warn" (first message over the limit) or "drop"."""
-        now = self._clock()
-        seen = self._seen.setdefault(user_id, deque())
-        while seen and now - seen[0] > 60.0:
-            seen.popleft()
-        if len(seen) < self._per_minute:
-            seen.append(now)
-            self._warned.discard(user_id)
-            if len(self._seen) > 10_000:  # keep the cache small: forget idle users
-                self._seen = {key: value for key, value in self._seen.items() if value}
-            return "ok"
-        if user_id in self._warned:
-            return "drop"
-        self._warned.add(user_id)
-        return "warn"
-
-    def forget(self, user_id: str) -> None:
-        """Drop what the limiter holds about a user."""
-        self._seen.pop(user_id, None)
-        self._warned.discard(user_id)
+    user: User | None
+    """None when nothing is to be stored (the user was just deleted, or is not kept yet)."""
+    language: str
+    replies: list[Reply]
 
 
 class Dialogue:
@@ -101,7 +81,7 @@ class Dialogue:
         desk: CounsellorDesk | None = None,
         default_language: str = "en",
         policy: Policy = Policy(),
-        clock: Callable[[], float] = time.monotonic,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.library = library
         self.nlu = nlu
@@ -109,7 +89,7 @@ class Dialogue:
         self.desk: CounsellorDesk = desk or InformationDesk()
         self.default_language = default_language
         self.policy = policy
-        self.limiter = InboundLimiter(policy.messages_per_minute, clock)
+        self.limiter = InboundLimiter(policy.messages_per_minute, timer=timer)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -117,112 +97,151 @@ class Dialogue:
         self, user_id: str, language_code: str | None = None, payload: str | None = None
     ) -> list[Reply]:
         """`/start`: choose a language (preset by a deep link), then privacy and menu."""
-        user = self.store.load_user(user_id).but(pending=None, active=True)
+        limited = self._limit(user_id, language_code)
+        if limited is not None:
+            return limited
+        loaded = self.store.load_user(user_id)
+        user = loaded.but(pending=None, active=True)
         payload = (payload or "").strip().lower()
         if payload in self.library.languages:
-            return self._chosen_language(user, payload)
-        self.store.save_user(user)
-        return [self._language_keyboard(self._language(user, language_code))]
+            return self._finish(loaded, self._chosen_language(user, payload))
+        language = self._language(user, language_code)
+        keyboard = [self._language_keyboard(language)]
+        if not loaded.is_stored:
+            # Nothing is kept before the language is chosen: the privacy notice comes with
+            # that choice (or with whatever the user does first), in the language chosen.
+            return keyboard
+        return self._finish(loaded, Outcome(user, language, keyboard))
 
     async def text(self, user_id: str, text: str, language_code: str | None = None) -> list[Reply]:
         """A free-text message: understand it and answer in the user's language."""
         limited = self._limit(user_id, language_code)
         if limited is not None:
             return limited
-        user = self.store.load_user(user_id).but(pending=None, active=True)
-        taken = await self.desk.intercept(user, text)
-        if taken is not None:
-            self.store.save_user(user)
-            return taken
-        try:
-            prediction = await self.nlu.parse(text)
-        except NLUUnavailable:
-            language = self._language(user, language_code)
-            self.store.save_user(user.but(language=language))
-            return self._with_privacy(user, language, [self._degraded(language)])
-        user, switch_offer = self._follow_language(user, prediction, text, language_code)
-        language = user.language or self.default_language
-        replies = await self._answer_prediction(user, prediction, language)
-        if switch_offer is not None:
-            replies.append(switch_offer)
-        return self._with_privacy(user, language, replies)
+        loaded = self.store.load_user(user_id)
+        return self._finish(loaded, await self._on_text(loaded, text, language_code))
 
     async def button(self, user_id: str, data: str, language_code: str | None = None) -> list[Reply]:
         """A tapped button; data that is not ours (forged or stale) gets the menu."""
         limited = self._limit(user_id, language_code)
         if limited is not None:
             return limited
-        user = self.store.load_user(user_id).but(active=True)
-        language = self._language(user, language_code)
-        if data.startswith(LANGUAGE) and data[len(LANGUAGE) :] in self.library.languages:
-            return self._chosen_language(user, data[len(LANGUAGE) :])
-        if data.startswith(SWITCH) and data[len(SWITCH) :] in self.library.languages:
-            new = data[len(SWITCH) :]
-            user = user.but(language=new, language_chosen=True, foreign_streak=0, foreign_language=None)
-            self.store.save_user(user)
-            tr = self.library.translator(new)
-            return [Reply(tr.gettext("I will answer in {language} from now on.",
-                                     language=native_name(new)),
-                          self._menu_buttons(new))]  # fmt: skip
-        if data.startswith(TOPIC) and is_topic(data[len(TOPIC) :]):
-            user = user.but(pending=None, unsure_streak=0)
-            self.store.save_user(user.but(language=language))
-            return await self._answer_intent(user, data[len(TOPIC) :], language)
-        if data == MENU_DATA:
-            self.store.save_user(user.but(language=language, pending=None))
-            return [self._menu(language)]
-        if data in (FORGET_YES, FORGET_NO) and user.pending == "forget":
-            return self._confirm_forget(user, language, data == FORGET_YES)
-        self.store.save_user(user.but(language=language))
-        tr = self.library.translator(language)
-        return [Reply(tr.gettext("This button is no longer valid. Here is the menu."),
-                      self._topic_rows(language))]  # fmt: skip
+        loaded = self.store.load_user(user_id)
+        return self._finish(loaded, await self._on_button(loaded, data, language_code))
 
     async def command(self, user_id: str, name: str, language_code: str | None = None) -> list[Reply]:
         """`/menu`, `/language`, `/help`, `/forget`, `/cancel`."""
         limited = self._limit(user_id, language_code)
         if limited is not None:
             return limited
-        user = self.store.load_user(user_id).but(active=True)
-        language = self._language(user, language_code)
-        tr = self.library.translator(language)
-        if name == "forget":
-            self.store.save_user(user.but(language=language, pending="forget"))
-            return [Reply(
-                tr.gettext("Delete everything I keep about you (your language and settings)?"
-                           " This cannot be undone."),
-                ((Button(tr.gettext("Yes, delete"), FORGET_YES),
-                  Button(tr.gettext("No, keep"), FORGET_NO)),),
-            )]  # fmt: skip
-        self.store.save_user(user.but(language=language, pending=None))
-        if name == "language":
-            return [self._language_keyboard(language)]
-        if name == "help":
-            return [Reply(self._help_text(tr), self._menu_buttons(language))]
-        if name == "cancel":
-            text = (tr.gettext("Cancelled. Nothing was deleted.") if user.pending
-                    else tr.gettext("There is nothing to cancel."))  # fmt: skip
-            return [Reply(text, self._menu_buttons(language))]
-        return [self._menu(language)]
+        loaded = self.store.load_user(user_id)
+        return self._finish(loaded, await self._on_command(loaded, name, language_code))
 
     async def non_text(self, user_id: str, language_code: str | None = None) -> list[Reply]:
         """A voice note, photo, sticker, file, location or contact: we read text only."""
         limited = self._limit(user_id, language_code)
         if limited is not None:
             return limited
-        user = self.store.load_user(user_id).but(active=True)
-        language = self._language(user, language_code)
-        self.store.save_user(user.but(language=language))
+        loaded = self.store.load_user(user_id)
+        language = self._language(loaded, language_code)
         tr = self.library.translator(language)
         text = tr.gettext(
             "I can only read text messages. Please type your question, or choose a topic."
             " You can also talk to a counsellor."
         )
-        return [Reply(text, self._topic_rows(language))]
+        reply = Reply(text, self._topic_rows(language), key="text_only")
+        return self._finish(loaded, Outcome(loaded.but(active=True, language=language), language, [reply]))
 
     def blocked(self, user_id: str) -> None:
         """The user blocked the assistant: stop writing to them."""
         self.store.mark_inactive(user_id)
+
+    # -- deciding --------------------------------------------------------------------------
+
+    async def _on_text(self, loaded: User, text: str, language_code: str | None) -> Outcome:
+        user = loaded.but(pending=None, active=True)
+        taken = await self.desk.intercept(user, text)
+        if taken is not None:
+            return Outcome(user, self._language(user, language_code), taken)
+        try:
+            prediction = await self.nlu.parse(text)
+        except NLUUnavailable:
+            language = self._language(user, language_code)
+            return Outcome(user.but(language=language), language, [self._degraded(language)])
+        user, switch_offer = self._follow_language(user, prediction, text, language_code)
+        language = user.language or self.default_language
+        user, replies = await self._answer_prediction(user, prediction, language)
+        if switch_offer is not None:
+            replies.append(switch_offer)
+        return Outcome(user, language, replies)
+
+    async def _on_button(self, loaded: User, data: str, language_code: str | None) -> Outcome:
+        user = loaded.but(active=True)
+        language = self._language(user, language_code)
+        if data.startswith(LANGUAGE) and data[len(LANGUAGE) :] in self.library.languages:
+            return self._chosen_language(user, data[len(LANGUAGE) :])
+        if data.startswith(SWITCH) and data[len(SWITCH) :] in self.library.languages:
+            new = data[len(SWITCH) :]
+            user = user.but(language=new, language_chosen=True, foreign_streak=0, foreign_language=None)
+            tr = self.library.translator(new)
+            return Outcome(user, new, [Reply(tr.gettext("I will answer in {language} from now on.",
+                                                        language=native_name(new)),
+                                             self._menu_buttons(new), key="language_switched")])  # fmt: skip
+        if data.startswith(TOPIC) and is_topic(data[len(TOPIC) :]):
+            user = user.but(pending=None, unsure_streak=0)
+            replies = await self._answer_intent(user, data[len(TOPIC) :], language)
+            return Outcome(user.but(language=language), language, replies)
+        if data == MENU_DATA:
+            return Outcome(user.but(language=language, pending=None), language, [self._menu(language)])
+        if data in (FORGET_YES, FORGET_NO) and user.pending == "forget":
+            return self._confirm_forget(user, language, data == FORGET_YES)
+        user = user.but(language=language)
+        taken = await self.desk.button(user, data, language)
+        if taken is not None:
+            return Outcome(user, language, taken)
+        tr = self.library.translator(language)
+        return Outcome(user, language, [Reply(tr.gettext("This button is no longer valid. Here is the menu."),
+                                              self._topic_rows(language), key="stale_button")])  # fmt: skip
+
+    async def _on_command(self, loaded: User, name: str, language_code: str | None) -> Outcome:
+        language = self._language(loaded, language_code)
+        user = loaded.but(active=True, language=language)
+        tr = self.library.translator(language)
+        if name == "forget":
+            return Outcome(user.but(pending="forget"), language, [Reply(
+                tr.gettext("Delete everything I keep about you (your language and settings)?"
+                           " This cannot be undone."),
+                ((Button(tr.gettext("Yes, delete"), FORGET_YES),
+                  Button(tr.gettext("No, keep"), FORGET_NO)),),
+                key="forget_question",
+            )])  # fmt: skip
+        user = user.but(pending=None)
+        if not (name == "cancel" and loaded.pending):  # the dialogue's own question comes first
+            taken = await self.desk.command(user, name, language)
+            if taken is not None:
+                return Outcome(user, language, taken)
+        if name == "language":
+            replies = [self._language_keyboard(language)]
+        elif name == "help":
+            replies = [Reply(self._help_text(tr), self._menu_buttons(language), key="help")]
+        elif name == "cancel":
+            text = (tr.gettext("Cancelled. Nothing was deleted.") if loaded.pending
+                    else tr.gettext("There is nothing to cancel."))  # fmt: skip
+            replies = [Reply(text, self._menu_buttons(language), key="cancelled")]
+        else:
+            replies = [self._menu(language)]
+        return Outcome(user, language, replies)
+
+    def _finish(self, loaded: User, outcome: Outcome) -> list[Reply]:
+        """Show the privacy notice at the first contact, then write what changed, once."""
+        user, replies = outcome.user, outcome.replies
+        if user is None:
+            return replies
+        if not user.privacy_shown:
+            replies = [self._privacy(outcome.language), *replies]
+            user = user.but(privacy_shown=True)
+        self.store.save_user(user, loaded=loaded)
+        return replies
 
     # -- understanding ---------------------------------------------------------------------
 
@@ -246,24 +265,23 @@ class Dialogue:
             tr.gettext("Would you like me to answer in {language}?",
                        language=native_name(detected)),
             ((Button(native_name(detected), SWITCH + detected),),),
+            key="language_offer",
         )  # fmt: skip
         return user, offer
 
     def _is_unsure(self, prediction: Prediction) -> bool:
         return prediction.is_fallback or prediction.confidence < self.policy.confidence_threshold
 
-    async def _answer_prediction(self, user: User, prediction: Prediction, language: str) -> list[Reply]:
+    async def _answer_prediction(
+        self, user: User, prediction: Prediction, language: str
+    ) -> tuple[User, list[Reply]]:
         if not self._is_unsure(prediction):
-            self.store.save_user(user.but(unsure_streak=0))
-            return await self._answer_intent(user, prediction.intent, language)
+            user = user.but(unsure_streak=0)
+            return user, await self._answer_intent(user, prediction.intent, language)
         streak = user.unsure_streak + 1
-        self.store.save_user(user.but(unsure_streak=streak))
-        return [
-            self._unsure(
-                prediction,
-                language,
-                counsellor_first=streak >= self.policy.unsure_turns_before_counsellor,
-            )
+        counsellor_first = streak >= self.policy.unsure_turns_before_counsellor
+        return user.but(unsure_streak=streak), [
+            self._unsure(prediction, language, counsellor_first=counsellor_first)
         ]
 
     async def _answer_intent(self, user: User, intent: str, language: str) -> list[Reply]:
@@ -290,7 +308,7 @@ class Dialogue:
         ]
         if served.intent == COUNSELLOR:
             closing = closing[1:]
-        return Reply(text, (*rows(related), tuple(closing)))
+        return Reply(text, (*rows(related), tuple(closing)), key=served.intent)
 
     def _unsure(self, prediction: Prediction, language: str, *, counsellor_first: bool) -> Reply:
         tr = self.library.translator(language)
@@ -311,18 +329,20 @@ class Dialogue:
                     else tr.gettext("I am not sure I understood. Choose a topic, or write your"
                                     " question in other words."))  # fmt: skip
             layout = (*rows(topic_buttons), (menu, counsellor))
-        return Reply(text, layout)
+        return Reply(text, layout, key="unsure")
 
     def _degraded(self, language: str) -> Reply:
         tr = self.library.translator(language)
         text = tr.gettext(
             "Sorry, I cannot read free text right now. Please choose a topic, or talk to a counsellor."
         )
-        return Reply(text, self._topic_rows(language))
+        return Reply(text, self._topic_rows(language), key="nlu_down")
 
     def _menu(self, language: str) -> Reply:
         tr = self.library.translator(language)
-        return Reply(tr.gettext("Choose a topic, or type your question:"), self._topic_rows(language))
+        return Reply(
+            tr.gettext("Choose a topic, or type your question:"), self._topic_rows(language), key="menu"
+        )
 
     def _topic_rows(self, language: str) -> tuple[tuple[Button, ...], ...]:
         tr = self.library.translator(language)
@@ -346,7 +366,11 @@ class Dialogue:
                    LANGUAGE + language)
             for language in self.library.languages
         ]  # fmt: skip
-        return Reply(" · ".join(dict.fromkeys(prompts)), rows(buttons))
+        return Reply(" · ".join(dict.fromkeys(prompts)), rows(buttons), key="language_keyboard")
+
+    def _privacy(self, language: str) -> Reply:
+        tr = self.library.translator(language)
+        return Reply(self._privacy_text(tr), key="privacy")
 
     def _privacy_text(self, tr: Translator) -> str:
         return tr.gettext(
@@ -365,39 +389,28 @@ class Dialogue:
             "/cancel – stop what you started\n/help – this message"
         )
 
-    def _chosen_language(self, user: User, language: str) -> list[Reply]:
+    def _chosen_language(self, user: User, language: str) -> Outcome:
         tr = self.library.translator(language)
         user = user.but(language=language, language_chosen=True, foreign_streak=0,
                         foreign_language=None, pending=None)  # fmt: skip
         replies = [Reply(tr.gettext("I will answer in {language} from now on.",
-                                    language=native_name(language)))]  # fmt: skip
-        if not user.privacy_shown:
-            replies.append(Reply(self._privacy_text(tr)))
-        self.store.save_user(user.but(privacy_shown=True))
-        return [*replies, self._menu(language)]
+                                    language=native_name(language)), key="language_chosen")]  # fmt: skip
+        if not user.privacy_shown:  # here, after the confirmation: in the language just chosen
+            replies.append(self._privacy(language))
+        replies.append(self._menu(language))
+        return Outcome(user.but(privacy_shown=True), language, replies)
 
-    def _with_privacy(
-        self, user: User, language: str, replies: list[Reply], *, save: bool = True
-    ) -> list[Reply]:
-        """Show the privacy notice once, at the first contact."""
-        if user.privacy_shown:
-            return replies
-        stored = self.store.get_user(user.id)
-        if save and stored is not None:
-            self.store.save_user(stored.but(privacy_shown=True))
-        return [Reply(self._privacy_text(self.library.translator(language))), *replies]
-
-    def _confirm_forget(self, user: User, language: str, confirmed: bool) -> list[Reply]:
+    def _confirm_forget(self, user: User, language: str, confirmed: bool) -> Outcome:
         tr = self.library.translator(language)
         if not confirmed:
-            self.store.save_user(user.but(pending=None))
-            return [Reply(tr.gettext("Nothing was deleted."), self._menu_buttons(language))]
+            return Outcome(user.but(pending=None), language,
+                           [Reply(tr.gettext("Nothing was deleted."), self._menu_buttons(language),
+                                  key="forget_declined")])  # fmt: skip
         self.store.forget_user(user.id)
         self.limiter.forget(user.id)
         logger.info("A user deleted their data")
-        return [
-            Reply(tr.gettext("Done: everything I kept about you is deleted. Send /start to begin again."))
-        ]
+        text = tr.gettext("Done: everything I kept about you is deleted. Send /start to begin again.")
+        return Outcome(None, language, [Reply(text, key="forgotten")])
 
     def _limit(self, user_id: str, language_code: str | None) -> list[Reply] | None:
         verdict = self.limiter.check(user_id)
@@ -408,7 +421,8 @@ class Dialogue:
         user = self.store.get_user(user_id)
         language = self._language(user, language_code) if user else self._negotiate(language_code)
         tr = self.library.translator(language)
-        return [Reply(tr.gettext("You are sending many messages. Please wait a minute, then write again."))]
+        text = tr.gettext("You are sending many messages. Please wait a minute, then write again.")
+        return [Reply(text, key="slow_down")]
 
     def _language(self, user: User, language_code: str | None) -> str:
         return user.language if user.language in self.library.languages else self._negotiate(language_code)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+
+from cachetools import TTLCache
 
 from bot.nlu.client import MAX_PARSE_CHARS, Prediction
 from bot.nlu.normalize import normalize
@@ -33,13 +34,11 @@ class CachedNLU:
         *,
         max_entries: int = 5000,
         ttl: float = 600.0,
-        clock: Callable[[], float] = time.monotonic,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._nlu = nlu
         self._max_entries = max_entries
-        self._ttl = ttl
-        self._clock = clock
-        self._entries: OrderedDict[bytes, tuple[float, Prediction]] = OrderedDict()
+        self._entries: TTLCache[bytes, Prediction] = TTLCache(max(max_entries, 1), ttl, timer=timer)
         self.hits = 0
         self.misses = 0
 
@@ -51,18 +50,13 @@ class CachedNLU:
         if self._max_entries <= 0:
             return await self._nlu.parse(text)
         key = cache_key(text)
-        now = self._clock()
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] > now:
-            self._entries.move_to_end(key)
+        cached = self._entries.get(key)
+        if cached is not None:
             self.hits += 1
-            return entry[1]
+            return cached
         self.misses += 1
         prediction = await self._nlu.parse(text)  # NLUUnavailable propagates, nothing is kept
-        self._entries[key] = (now + self._ttl, prediction)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        self._entries[key] = prediction
         return prediction
 
     def clear(self) -> None:

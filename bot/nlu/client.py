@@ -21,6 +21,10 @@ class NLUUnavailable(Exception):
     """The NLU service is down, too slow, or answered something that is not a parse."""
 
 
+class NLUUnreachable(NLUUnavailable):
+    """Nothing answers at the NLU service's address (connection refused): it is not running."""
+
+
 @dataclass(frozen=True, slots=True)
 class IntentScore:
     """One intent and the model's confidence in it."""
@@ -136,6 +140,8 @@ class NLUClient:
                     status, payload = await self._request("POST", "/model/parse", {"text": text})
         except (TimeoutError, httpx.TimeoutException) as error:
             raise NLUUnavailable("the NLU service did not answer in time") from error
+        except httpx.ConnectError as error:
+            raise NLUUnreachable("the NLU service is unreachable (connection refused)") from error
         except httpx.HTTPError as error:
             raise NLUUnavailable(f"the NLU service is unreachable ({type(error).__name__})") from error
         except ValueError as error:

@@ -178,6 +178,10 @@ class BookingStore:
 
     # -- plumbing ----------------------------------------------------------------------------
 
+    def transaction(self) -> AbstractContextManager[Any]:
+        """Make several writes one: all of them or none (e.g. a whole CSV import)."""
+        return self._store.transaction()
+
     def _transaction(self) -> AbstractContextManager[Any]:
         """One BEGIN IMMEDIATE transaction: the write lock is taken before anything is read."""
         return self._store.transaction()

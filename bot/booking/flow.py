@@ -446,7 +446,7 @@ class BookingDesk:
         slot = self.bookings.slot(draft.slot_id) if draft.slot_id is not None else None
         if slot is None:
             return self._render(draft.but(step=TIME), language)
-        lines = [f"<b>{tr.gettext('Please check:')}</b>"]
+        lines = ["<b>" + tr.gettext("Please check:") + "</b>"]
         if draft.purpose == "change" and draft.booking_id is not None:
             current = self.bookings.booking(draft.booking_id)
             lines.append(fill(tr, N_("Move your meeting from {old} to {new} (Brussels time)?"),
@@ -669,7 +669,7 @@ class BookingDesk:
         lines = [f"<b>{heading}</b>", *self._detail_lines(_details(booking), language, tr, private=True)]
         if booking.mode == "video":
             lines.append(tr.gettext("The counsellor will tell you how to join the video call."))
-        lines += ["", f"<b>{tr.gettext('What to bring')}</b>", self._what_to_bring(language), "",
+        lines += ["", "<b>" + tr.gettext("What to bring") + "</b>", self._what_to_bring(language), "",
                   tr.gettext("To cancel or change the time, send /appointment.")]  # fmt: skip
         return Reply("\n".join(lines), ((Button(tr.gettext("Menu"), MENU),),), key="meeting_confirmed",
                      attachment=self._ics(booking, language))  # fmt: skip

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 
 from bot.booking.cli import register as register_booking
+from bot.handoff.cli import register as register_handoff
 from bot.settings import Settings, SettingsError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     init = content_commands.add_parser("init", help="start the catalogs of a new language")
     init.add_argument("language", help="the new language's code, e.g. ar or ps")
     init.set_defaults(handler=_content_babel("init"))
+    register_handoff(commands)  # bot queue ..., bot audit ...
     register_booking(commands)  # bot slots|bookings|callbacks ..., bot stats
     return parser
 

@@ -1,0 +1,73 @@
+"""Who counts as staff: members of the staff group (asked of Telegram, cached for minutes), maybe narrowed.
+
+Every staff action is authorised on every use, buttons included (anyone can forge callback
+data); an attempt by someone who is not staff does nothing and is written to the audit log.
+The front-end supplies `is_member`, which asks Telegram (getChatMember) for one user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Final
+
+from cachetools import TTLCache
+
+from bot.clock import Clock
+from bot.handoff.store import HandoffStore
+
+MEMBERSHIP_TTL: Final = timedelta(minutes=5)
+_CACHE_SIZE: Final = 1024
+
+IsMember = Callable[[int], Awaitable[bool]]
+"""Asks Telegram whether a user is a member (creator, administrator or member) of the staff group."""
+
+
+class StaffDirectory:
+    """Decides, for each staff action, whether the Telegram user doing it is staff."""
+
+    def __init__(
+        self,
+        is_member: IsMember,
+        store: HandoffStore,
+        clock: Clock | None = None,
+        *,
+        allowed_ids: frozenset[int] | None = None,
+        ttl: timedelta = MEMBERSHIP_TTL,
+    ) -> None:
+        self._is_member = is_member
+        self.store = store
+        self.clock = clock if clock is not None else store.clock
+        self.allowed_ids = allowed_ids
+        # The cache's timer is the injected clock, so tests move time instead of sleeping.
+        self._members: TTLCache[int, bool] = TTLCache(
+            maxsize=_CACHE_SIZE, ttl=ttl.total_seconds(), timer=lambda: self.clock.now().timestamp()
+        )
+
+    async def is_staff(self, user_id: int) -> bool:
+        """Return whether the user is staff now (allowed by STAFF_USER_IDS and a member of the group)."""
+        if self.allowed_ids is not None and user_id not in self.allowed_ids:
+            return False
+        cached = self._members.get(user_id)
+        if cached is not None:
+            return cached
+        member = await self._is_member(user_id)  # an error is not cached: the next use asks again
+        self._members[user_id] = member
+        return member
+
+    async def authorise(
+        self, user_id: int, action: str, *, ticket_id: int | None = None, where: str | None = None
+    ) -> bool:
+        """Return whether the user may do a staff action; audit the attempt when they may not.
+
+        `action` names what was tried ("claim", "resolve", "answer", "duty", "queue", ...),
+        `where` where it came from ("button", "private chat", "other group"); never message text.
+        """
+        if await self.is_staff(user_id):
+            return True
+        self.store.record_forged(user_id, action, ticket_id, where)
+        return False
+
+    def forget_member(self, user_id: int) -> None:
+        """Drop a cached answer (a member joined or left the group: Telegram told us)."""
+        self._members.pop(user_id, None)

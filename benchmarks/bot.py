@@ -32,6 +32,7 @@ import signal
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
@@ -56,6 +57,8 @@ from benchmarks.common import (
     run_facts,
     write_report,
 )
+from bot.dialogue.core import Policy
+from bot.dialogue.limiter import InboundLimiter
 from bot.frontends.telegram import build_application, receiving
 from bot.nlu.cache import CachedNLU
 from bot.nlu.client import NLUUnavailable, Prediction
@@ -64,7 +67,7 @@ from bot.nlu.resilient import Understanding
 from bot.nlu.server import ModelMissing, RasaServer, ServerFailed
 from bot.services import Services
 from bot.settings import DEFAULT_RASA_VENV, PROJECT_ROOT, Settings
-from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, JsonDict
+from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, SentMessage
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -123,7 +126,7 @@ class TimedFakeBotApi(FakeBotApi):
     A user's next message waits until the bot has also finished the previous update (see
     `handled`): an answer of two messages then never passes for the next question's reply.
     The fake also forgets the messages it records for tests, so that a long run measures the
-    bot's memory and not that record.
+    bot's memory and not that record. Only the fake's public interface is used.
     """
 
     KEEP_RECORDS = 512
@@ -136,6 +139,7 @@ class TimedFakeBotApi(FakeBotApi):
         self.replies = 0
         self._first_reply: dict[int, asyncio.Future[float]] = {}
         self._handled: dict[int, asyncio.Future[None]] = {}
+        self.add_listener(self._on_sent)
 
     async def ask(self, user_id: int, text: str, language_code: str, timeout: float) -> float | None:  # noqa: ASYNC109
         """Queue a text from the user; return seconds until the first reply, None if none came.
@@ -165,28 +169,22 @@ class TimedFakeBotApi(FakeBotApi):
         if future is not None and not future.done():
             future.set_result(None)
 
-    async def close(self) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         """Let clients hang up first (Python 3.11 logs connections cancelled mid-read), then close."""
-        for _ in range(100):  # at most 1 s
-            if not self._connections:
-                break
-            await asyncio.sleep(0.01)
-        await super().close()
+        await self.close(grace=1.0)
 
-    async def _send_message(self, params: JsonDict) -> JsonDict:
+    def _on_sent(self, message: SentMessage) -> None:
         received = time.perf_counter()
-        message = await super()._send_message(params)
-        future = self._first_reply.pop(message["chat"]["id"], None)
+        if message.method != "sendMessage" or not isinstance(message.chat_id, int):
+            return
+        future = self._first_reply.pop(message.chat_id, None)
         if future is not None and not future.done():
             future.set_result(received)
         if self.recording:
             self.replies += 1
             self.extra_messages += future is None
         if len(self.sent) > self.KEEP_RECORDS:
-            self.sent.clear()
-            self.calls.clear()
-            self._messages.clear()  # kept for edits and buttons, which the benchmark never uses
-        return message
+            self.forget_records()  # edits and buttons, which need them, are never used here
 
 
 # -- timing inside the assistant -------------------------------------------------------------
@@ -669,6 +667,79 @@ async def measure_floor(users: Sequence[SimulatedUser], args: argparse.Namespace
     return phase
 
 
+# -- the inbound limiter --------------------------------------------------------------------
+
+LIMITER_CHECKPOINTS = (1_000, 10_000, 100_000)
+
+
+def limiter_pass(users: int, *, traced: bool) -> list[dict[str, Any]]:
+    """Feed `users` distinct users, one message each 0.5 ms apart, to a limiter like the dialogue's.
+
+    100,000 users then all write within one minute: the most the limiter ever holds. A row
+    per checkpoint, then one for 1,000 new users after everyone has been idle a minute (the
+    first of them pays, once, for forgetting the idle ones: `forget_ms`). With `traced`,
+    memory comes from tracemalloc, which slows every allocation: cost is read untraced.
+    """
+    now = 0.0
+
+    def timer() -> float:
+        return now
+
+    def feed(first: int, last: int) -> float:
+        nonlocal now
+        started = time.perf_counter()
+        for index in range(first, last):
+            limiter.check(f"tg:{index}")
+            now += 0.0005
+        return time.perf_counter() - started
+
+    limiter = InboundLimiter(Policy().messages_per_minute, timer=timer)  # as `Dialogue.limiter`
+    if traced:
+        tracemalloc.start()
+    rows: list[dict[str, Any]] = []
+    try:
+        fed, forget_ms = 0, None
+        for target in [*sorted({n for n in LIMITER_CHECKPOINTS if n < users} | {users}), -1]:
+            label = f"{target:,} users"
+            if target < 0:
+                label, now = "a minute idle, then 1,000 new", now + 60.0
+                forget_ms = feed(fed, fed + 1) * 1000
+                fed, target = fed + 1, fed + 1_001
+            seconds = feed(fed, target)
+            memory = tracemalloc.get_traced_memory()[0] / 2**20 if traced else None
+            cost = seconds * 1e6 / (target - fed)
+            rows.append({"stage": label, "tracked_users": len(limiter), "memory_mib": memory,
+                         "us_per_message": cost, "forget_ms": forget_ms})  # fmt: skip
+            fed = target
+    finally:
+        if traced:
+            tracemalloc.stop()
+    return rows
+
+
+def measure_limiter(users: int) -> list[dict[str, Any]]:
+    """Return the limiter's rows: cost from an untraced pass, memory from a traced one."""
+    timed, traced = limiter_pass(users, traced=False), limiter_pass(users, traced=True)
+    return [row | {"memory_mib": memory["memory_mib"]} for row, memory in zip(timed, traced, strict=True)]
+
+
+def render_limiter(rows: list[dict[str, Any]], console: Console) -> None:
+    """Print the limiter's memory and cost per message as users accumulate, then go idle."""
+    table = Table(title="Inbound limiter: distinct users, one message each (timer injected)")
+    for column in ("after", "users held", "memory (tracemalloc)", "cost per message"):
+        table.add_column(column, justify="left" if column == "after" else "right")
+    for row in rows:
+        table.add_row(row["stage"], f"{row['tracked_users']:,}", f"{row['memory_mib']:.1f} MiB",
+                      f"{row['us_per_message']:.2f} µs")  # fmt: skip
+    console.print(table)
+    forget_ms = rows[-1]["forget_ms"]
+    console.print(
+        "• memory follows the users of the last minute; after the idle minute what remains is the"
+        " cache's hash table, kept at its largest size by Python and reused, not per-user data;"
+        f" forgetting the idle users took {forget_ms:.1f} ms once, in the first new message"
+    )
+
+
 # -- running, reporting ---------------------------------------------------------------------
 
 
@@ -892,6 +963,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="after the load, messages sent one at a time, for the uncontended latency (default 40; 0: skip)",
     )
     parser.add_argument("--model", type=Path, help="model archive (default: newest in models/)")
+    parser.add_argument(
+        "--limiter-users",
+        type=positive,
+        default=LIMITER_CHECKPOINTS[-1],
+        help="distinct users fed to the inbound limiter (default 100000; figures at 1k, 10k, 100k)",
+    )
+    parser.add_argument(
+        "--limiter-only", action="store_true", help="measure only the inbound limiter (no Rasa, seconds)"
+    )
     args = parser.parse_args(argv)
     if args.messages > MAX_MESSAGES:
         parser.error(f"--messages must be at most {MAX_MESSAGES} (the per-user limit is 600/min)")
@@ -907,6 +987,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     console, err = consoles()
+    progress(err, f"inbound limiter: {args.limiter_users:,} distinct users")
+    limiter = measure_limiter(args.limiter_users)
+    render_limiter(limiter, console)
+    if args.limiter_only:
+        return 0
     model = chosen_model(args.model, err)
     if model is None:
         return 2
@@ -921,6 +1006,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "outbound_messages_per_second": OUTBOUND_PER_SECOND,
         "user_messages_per_minute": USER_MESSAGES_PER_MINUTE,
         "nlu_timeout_seconds": args.nlu_timeout,
+        "inbound_limiter": limiter,
     }
     try:
         results |= asyncio.run(run(model, users, args, err))

@@ -480,3 +480,18 @@ def test_retention_deletes_old_resolved_tickets_with_their_pairs_and_lists_stale
     assert [(t.user_id, t.thread_id) for t in handoff.stale_topics(30)] == [("1001", 77)]
     assert handoff.topic_deleted(STAFF_CHAT, 77)
     assert handoff.stale_topics(30) == []
+
+
+def test_a_relay_pair_is_sent_by_one_sender_and_retaken_only_when_abandoned(
+    handoff: HandoffStore, clock: FixedClock
+) -> None:
+    ticket, _ = handoff.open_ticket("1001", "live", "fa")
+    pair = handoff.record_relay(ticket.id, "in", 10)
+    assert pair is not None
+    assert handoff.claim_relay(pair.id)
+    assert not handoff.claim_relay(pair.id)  # the resume job finds the live handler sending it
+    clock.advance(timedelta(minutes=2, seconds=1))  # the sender was killed before recording delivery
+    assert handoff.claim_relay(pair.id)
+    assert handoff.relay_delivered(pair.id, 300)
+    clock.advance(timedelta(minutes=5))
+    assert not handoff.claim_relay(pair.id)  # delivered: never sent again

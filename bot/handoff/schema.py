@@ -116,6 +116,12 @@ def m001_handoff(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m002_relay_claims(db: Database) -> None:
+    """Let one sender at a time take a relay pair (the live handler and the resume job never both send it)."""
+    db.execute("ALTER TABLE relay_pairs ADD COLUMN sending_at TEXT")
+
+
 def migrate(db: Database) -> None:
     """Bring the handoff tables to the latest schema."""
     migrations.apply(db)

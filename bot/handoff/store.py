@@ -51,6 +51,8 @@ from bot.store.db import Store
 log = logging.getLogger(__name__)
 
 ALIAS_MAX_CHARS: Final = 32
+RELAY_STALE_AFTER: Final = timedelta(minutes=2)
+"""A relay pair taken for sending this long ago and not delivered is taken to be abandoned."""
 TICKET_COLUMNS: Final = (
     "id, user_id, reference, kind, language, state, chat_id, claimed_by, claimed_alias, opened_at,"
     " waiting_since, claimed_at, first_claimed_at, wait_seconds, resolved_at, ended_by, mentioned_at,"
@@ -512,6 +514,22 @@ class HandoffStore:
         row = self._one(f"SELECT {_PAIR_COLUMNS} FROM relay_pairs WHERE id = ?", [pair_id])
         assert row is not None
         return _pair(row)
+
+    def claim_relay(self, pair_id: int, *, stale_after: timedelta = RELAY_STALE_AFTER) -> bool:
+        """Take a noted copy for sending; False if it is delivered, gone, or another sender has it.
+
+        A claim older than `stale_after` (the sender died between taking it and recording the
+        delivery) can be taken again: the copy is then sent at least once. That window is one
+        Bot API call; Telegram offers no way to ask whether a copy already arrived.
+        """
+        now = self.clock.now()
+        with self.transaction():
+            changed = self._write(
+                """UPDATE relay_pairs SET sending_at = ? WHERE id = ? AND delivered_at IS NULL
+                   AND (sending_at IS NULL OR sending_at < ?)""",
+                [iso(now), pair_id, iso(now - stale_after)],
+            )
+            return changed == 1
 
     def relay_delivered(self, pair_id: int, target_message_id: int) -> bool:
         """Record the id of the delivered copy; False if it was recorded before (or the pair is gone)."""

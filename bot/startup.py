@@ -7,10 +7,9 @@ import importlib.util
 import socket
 import sqlite3
 
+from bot.cli import EXIT_USAGE
 from bot.services import Services
 from bot.settings import Settings
-
-EXIT_FAILURE, EXIT_USAGE = 1, 2
 
 
 class StartupError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -238,3 +239,28 @@ def test_startup_failure_of_the_real_command_prints_no_traceback(tmp_path: Path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "still running" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("bot: cannot receive webhooks on 127.0.0.1:")
+
+
+async def test_run_answers_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """The installed `bot run`, polling the fake: it answers, and SIGTERM ends it with status 0."""
+    async with FakeBotApi(token=DEFAULT_TOKEN) as api:
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN, "TELEGRAM_BASE_URL": api.base_url,
+               "DATABASE_PATH": str(tmp_path / "a.db"), "RASA_URL": "http://127.0.0.1:9"}  # fmt: skip
+        for name in ("WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_PORT"):
+            env.pop(name, None)
+        process = await asyncio.create_subprocess_exec(
+            str(PROJECT_ROOT / ".venv" / "bin" / "bot"), "run", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            api.send_command(4242, "/help")
+            [reply] = await api.wait_for_messages(4242, 1, timeout=60)
+            assert "/forget" in reply.text
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    assert b"Traceback" not in stderr and b"still running" not in stderr

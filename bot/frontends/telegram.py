@@ -22,7 +22,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -228,7 +228,7 @@ async def on_button(update: Update, context: Context) -> None:
     """A tapped inline button."""
     query = update.callback_query
     assert query is not None
-    with contextlib.suppress(TimedOut, NetworkError):
+    with contextlib.suppress(NetworkError):  # time-outs, and "query is too old" (BadRequest)
         await query.answer()  # stops the button's spinner; the reply follows as messages
     chat = update.effective_chat
     if chat is None or chat.type != chat.PRIVATE:

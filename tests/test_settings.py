@@ -75,23 +75,23 @@ class RecordingEnv(Mapping[str, str]):
     """An environment that remembers every name looked up in it."""
 
     def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
+        self._values = values
         self.read: set[str] = set()
 
     def __getitem__(self, name: str) -> str:
         self.read.add(name)
-        return self.values[name]
+        return self._values[name]
 
     def __contains__(self, name: object) -> bool:
         if isinstance(name, str):
             self.read.add(name)
-        return name in self.values
+        return name in self._values
 
     def __iter__(self) -> Iterator[str]:
         raise AssertionError("Settings must look names up, not list the environment")
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self._values)
 
 
 def names_read_by_settings() -> set[str]:

@@ -180,3 +180,10 @@ def test_duty_in_another_group_does_not_make_a_language_available(clock: FixedCl
     assert availability.check("fr").live
     assert availability.check("fa").why == "nobody_on_duty"
     store.close()
+
+
+def test_without_a_staff_group_no_live_conversation_is_offered(clock: FixedClock) -> None:
+    store = Store(Database(memory=True), clock=clock)
+    answer = LiveAvailability(HOURS, HandoffStore(store, clock)).check("fa")
+    assert (answer.live, answer.why) == (False, "no_staff_group")
+    store.close()

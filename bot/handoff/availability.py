@@ -14,7 +14,7 @@ from bot.booking.hours import OfficeHours, OfficeHoursError
 from bot.clock import Clock
 from bot.handoff.store import HandoffStore
 
-Why = Literal["open", "closed", "nobody_on_duty"]
+Why = Literal["open", "closed", "nobody_on_duty", "no_staff_group"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,8 @@ class LiveAvailability:
                 opens_at = None
             return Availability(live=False, why="closed", opens_at=opens_at)
         chat_id = self.store.routing.chat_for(language)
-        if chat_id is None or not self.store.on_duty(chat_id):
+        if chat_id is None:
+            return Availability(live=False, why="no_staff_group")
+        if not self.store.on_duty(chat_id):
             return Availability(live=False, why="nobody_on_duty")
         return Availability(live=True, why="open")

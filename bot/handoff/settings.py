@@ -6,6 +6,7 @@ group and one key serve both.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -73,8 +74,9 @@ class HandoffSettings:
         return None if self.pseudonym_key is None else partial(pseudonym, key=self.pseudonym_key)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> HandoffSettings:
-        """Read and validate the handoff's variables from `env`; raise SettingsError saying what to fix."""
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HandoffSettings:
+        """Read and validate the handoff's variables from `env` (the process environment by default)."""
+        env = os.environ if env is None else env
         default_chat = _chat_id("STAFF_CHAT_ID", env.get("STAFF_CHAT_ID", "").strip())
         groups = _groups(env.get("STAFF_GROUPS_BY_LANGUAGE", "").strip())
         uncovered = [language for language in LANGUAGES if language not in groups]

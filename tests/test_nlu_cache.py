@@ -30,7 +30,7 @@ class Clock:
         return self.now
 
 
-async def test_the_same_text_is_parsed_once() -> None:
+async def test_cache_the_same_text_is_parsed_once() -> None:
     inner = CountingNLU()
     cache = CachedNLU(inner)
     first = await cache.parse("salam")
@@ -40,7 +40,7 @@ async def test_the_same_text_is_parsed_once() -> None:
     assert (cache.hits, cache.misses) == (1, 1)
 
 
-async def test_texts_rasa_cannot_tell_apart_share_an_entry() -> None:
+async def test_cache_texts_rasa_cannot_tell_apart_share_an_entry() -> None:
     inner = CountingNLU()
     cache = CachedNLU(inner)
     await cache.parse("می\u200cخوام برگردم")
@@ -51,7 +51,7 @@ async def test_texts_rasa_cannot_tell_apart_share_an_entry() -> None:
     assert cache_key("bonjour") != cache_key("bonsoir")
 
 
-async def test_entries_expire() -> None:
+async def test_cache_entries_expire() -> None:
     inner, clock = CountingNLU(), Clock()
     cache = CachedNLU(inner, ttl=60, timer=clock)
     await cache.parse("hoeveel geld")
@@ -62,7 +62,7 @@ async def test_entries_expire() -> None:
     assert len(inner.calls) == 2
 
 
-async def test_the_least_recently_used_entry_goes_first() -> None:
+async def test_cache_the_least_recently_used_entry_goes_first() -> None:
     inner = CountingNLU()
     cache = CachedNLU(inner, max_entries=2)
     await cache.parse("a1")
@@ -75,7 +75,7 @@ async def test_the_least_recently_used_entry_goes_first() -> None:
     assert inner.calls == ["a1", "b2", "c3", "b2"]
 
 
-async def test_failures_are_not_kept() -> None:
+async def test_cache_failures_are_not_kept() -> None:
     inner = CountingNLU()
     cache = CachedNLU(inner)
     inner.failing = True
@@ -88,19 +88,10 @@ async def test_failures_are_not_kept() -> None:
     assert len(cache) == 1
 
 
-async def test_size_zero_turns_the_cache_off() -> None:
+async def test_cache_size_zero_turns_the_cache_off() -> None:
     inner = CountingNLU()
     cache = CachedNLU(inner, max_entries=0)
     await cache.parse("ok")
     await cache.parse("ok")
     assert len(inner.calls) == 2
     assert len(cache) == 0
-
-
-async def test_clear_forgets_everything() -> None:
-    inner = CountingNLU()
-    cache = CachedNLU(inner)
-    await cache.parse("ok")
-    cache.clear()
-    await cache.parse("ok")
-    assert len(inner.calls) == 2

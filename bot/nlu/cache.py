@@ -58,7 +58,3 @@ class CachedNLU:
         prediction = await self._nlu.parse(text)  # NLUUnavailable propagates, nothing is kept
         self._entries[key] = prediction
         return prediction
-
-    def clear(self) -> None:
-        """Forget every cached prediction (e.g. after loading a new model)."""
-        self._entries.clear()

@@ -47,9 +47,13 @@ def test_asking_for_a_person_on_duty_opens_a_live_ticket_once(handoff: Handoff) 
 
 
 def test_a_booking_then_a_call_back_share_the_persons_ticket(handoff: Handoff) -> None:
-    meeting, created = handoff.booking_arrived("1001", "fa", 42, ["family"])
+    arrived = handoff.booking_arrived("1001", "fa", 42, ["family"])
+    assert arrived is not None
+    meeting, created = arrived
     assert created and meeting.kind == "meeting"
-    callback, created = handoff.callback_arrived("1001", "fa", 7)
+    attached = handoff.callback_arrived("1001", "fa", 7)
+    assert attached is not None
+    callback, created = attached
     assert not created and (callback.id, callback.booking_id, callback.callback_id) == (meeting.id, 42, 7)
 
 
@@ -62,10 +66,22 @@ def test_the_mention_job_returns_each_long_wait_once(handoff: Handoff, clock: Fi
 
 
 def test_housekeeping_uses_the_retention_setting(handoff: Handoff, clock: FixedClock) -> None:
-    ticket, _ = handoff.callback_arrived("1001", "fa", 7)
+    arrived = handoff.callback_arrived("1001", "fa", 7)
+    assert arrived is not None
+    ticket, _ = arrived
     handoff.tickets.save_topic("1001", -1001234567890, 77, ticket.reference)
     handoff.tickets.end_by_person("1001")
     clock.advance(timedelta(days=31))
     done = handoff.housekeeping()
     assert done.counts.tickets == 1
     assert [topic.thread_id for topic in done.stale_topics] == [77]
+
+
+def test_without_a_staff_group_bookings_open_no_ticket(clock: FixedClock) -> None:
+    store = Store(Database(memory=True), clock=clock)
+    handoff = Handoff(store, HandoffSettings.from_env({}), OfficeHours.parse("Mon-Sun 00:00-24:00"), clock)
+    assert handoff.booking_arrived("1001", "fa", 42) is None
+    assert handoff.callback_arrived("1001", "fa", 7) is None
+    assert handoff.ask_for_person("1001", "fa").availability.why == "no_staff_group"
+    assert handoff.tickets.tickets(include_resolved=True) == []
+    store.close()

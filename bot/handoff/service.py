@@ -82,12 +82,19 @@ class Handoff:
 
     def booking_arrived(
         self, user_id: str, language: str, booking_id: int, asked_topics: Sequence[str] = ()
-    ) -> tuple[Ticket, bool]:
-        """Turn a new booking into a meeting ticket, or attach it to the person's open ticket."""
+    ) -> tuple[Ticket, bool] | None:
+        """Turn a new booking into a meeting ticket, or attach it to the person's open ticket.
+
+        None without a staff group: staff then work from `bot bookings` alone.
+        """
+        if not self.settings.routing.enabled:
+            return None
         return self.tickets.open_ticket(user_id, "meeting", language, asked_topics, booking_id=booking_id)
 
-    def callback_arrived(self, user_id: str, language: str, callback_id: int) -> tuple[Ticket, bool]:
-        """Turn a call-back request into a ticket, or attach it to the person's open ticket."""
+    def callback_arrived(self, user_id: str, language: str, callback_id: int) -> tuple[Ticket, bool] | None:
+        """Turn a call-back request into a ticket or attach it to the open one (None: no staff group)."""
+        if not self.settings.routing.enabled:
+            return None
         return self.tickets.open_ticket(user_id, "callback", language, callback_id=callback_id)
 
     def overdue(self) -> list[Ticket]:

@@ -1,10 +1,10 @@
 """Rasa's DIETClassifier, unchanged, except that its training survives being stopped.
 
 Rasa's default pipeline trains DIET for 100 epochs, which takes hours on 2 cores: longer
-than a machine may stay up. `make eval` trains it with this class instead, which saves the
-model's weights, Adam's state, the number of epochs done and the shuffling generator's state
-after every epoch into `resume_dir`, and continues from the last saved epoch when started
-again. The training itself (layers, defaults, optimiser, batch sizes, shuffling) is DIET's:
+than a machine may stay up. `make eval --with-default` trains it with this class instead,
+which saves the model's weights, Adam's state, the number of epochs done and the shuffling
+generator's state after every epoch into `resume_dir`, and continues from the last saved
+epoch when started again. The training itself (layers, defaults, optimiser, batch sizes, shuffling) is DIET's:
 a run stopped and resumed trains the same number of steps with the same schedule.
 
 With `stop_at_epoch` set, the training ends after that epoch of its schedule (the batch

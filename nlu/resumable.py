@@ -4,8 +4,9 @@ Rasa's default pipeline trains DIET for 100 epochs, which takes hours on 2 cores
 than a machine may stay up. `make eval --with-default` trains it with this class instead,
 which saves the model's weights, Adam's state, the number of epochs done and the shuffling
 generator's state after every epoch into `resume_dir`, and continues from the last saved
-epoch when started again. The training itself (layers, defaults, optimiser, batch sizes, shuffling) is DIET's:
-a run stopped and resumed trains the same number of steps with the same schedule.
+epoch when started again. The training itself (layers, defaults, optimiser, batch sizes,
+shuffling) is DIET's: a run stopped and resumed trains the same number of steps with the
+same schedule.
 
 With `stop_at_epoch` set, the training ends after that epoch of its schedule (the batch
 sizes still follow the full `epochs`) and saves the model as it stands. Started from a copy

@@ -51,13 +51,17 @@ content-check: | .venv/.setup-done  ## check the answer catalogs (what CI runs)
 pytest: models/.trained
 	$(VENV)/pytest -q
 
-chat: models/.trained  ## talk to the assistant in this terminal
-	$(VENV)/bot chat
+# The terminal twin serves draft answers (a developer reads them, not a user) and keeps its
+# own database, apart from `make run`'s var/assistant.db.
+chat: DATABASE_PATH ?= var/dev.db
+chat: models/.trained  ## talk to the assistant in this terminal (drafts shown; database var/dev.db)
+	SERVE_DRAFT_ANSWERS=1 DATABASE_PATH=$(DATABASE_PATH) $(VENV)/bot chat
 
-run: models/.trained  ## serve the assistant on Telegram (TELEGRAM_BOT_TOKEN)
+run: models/.trained  ## serve the assistant on Telegram (TELEGRAM_BOT_TOKEN; reviewed answers only)
 	$(VENV)/bot run
 
-eval: models/.trained  ## accuracy per language on the held-out and test splits, vs Rasa's default pipeline
+# EVAL_ARGS="--with-default" also trains Rasa's default pipeline (about 2 hours on 2 cores).
+eval: models/.trained  ## our accuracy per language on both splits, beside Rasa's default as recorded
 	$(RASA)/python -m nlu.evaluate --split heldout $(EVAL_ARGS)
 	$(RASA)/python -m nlu.evaluate --split test $(EVAL_ARGS)
 

@@ -8,10 +8,12 @@ import re
 import subprocess
 from pathlib import Path
 
+from bot.clock import FixedClock
 from bot.dialogue.replies import Button, Reply
 from bot.frontends.console import ConsoleChat, render, to_terminal
 from bot.services import Services
 from bot.settings import PROJECT_ROOT, Settings
+from tests.conftest import CONTENT_DAY
 
 PERSIAN = re.compile(r"[\u0600-\u06FF]")
 
@@ -25,8 +27,10 @@ def test_console_render_numbers_the_buttons_and_strips_markup() -> None:
 
 
 async def test_console_number_taps_the_last_replys_button(tmp_path: Path, rasa_url: str) -> None:
-    settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "a.db"), "RASA_URL": rasa_url})
-    services = Services.create(settings, rasa_url)
+    settings = Settings.from_env(
+        {"DATABASE_PATH": str(tmp_path / "a.db"), "RASA_URL": rasa_url, "SERVE_DRAFT_ANSWERS": "true"}
+    )
+    services = Services.create(settings, rasa_url, clock=FixedClock(CONTENT_DAY))
     out = io.StringIO()
     chat = ConsoleChat(services.dialogue, out)
     try:

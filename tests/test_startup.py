@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.clock import FixedClock
 from bot.frontends.telegram import build_application, receiving
 from bot.nlu.server import free_port
 from bot.services import Services
 from bot.settings import PROJECT_ROOT, Settings
 from bot.startup import StartupError
+from tests.conftest import CONTENT_DAY
 from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi
 
 SECRET = "webhook-secret_0123456789"
@@ -161,7 +163,7 @@ async def test_receiving_stops_everything_when_the_webhook_port_is_taken(tmp_pat
                    "DATABASE_PATH": str(tmp_path / "a.db"), "WEBHOOK_URL": "https://assistant.example.org",
                    "WEBHOOK_SECRET": SECRET, "WEBHOOK_PORT": str(taken.getsockname()[1])}  # fmt: skip
             settings = Settings.from_env(env)
-            services = Services.create(settings, "http://127.0.0.1:9")
+            services = Services.create(settings, "http://127.0.0.1:9", clock=FixedClock(CONTENT_DAY))
             application = build_application(settings, services)
             try:
                 with pytest.raises(StartupError, match="stop what uses that port, or set WEBHOOK_PORT"):
@@ -178,7 +180,7 @@ async def test_receiving_with_a_token_telegram_refuses_is_one_error(tmp_path: Pa
         env = {"TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN, "TELEGRAM_BASE_URL": api.base_url,
                "DATABASE_PATH": str(tmp_path / "a.db")}  # fmt: skip
         settings = Settings.from_env(env)
-        services = Services.create(settings, "http://127.0.0.1:9")
+        services = Services.create(settings, "http://127.0.0.1:9", clock=FixedClock(CONTENT_DAY))
         application = build_application(settings, services)
         try:
             with pytest.raises(StartupError, match="Telegram refused TELEGRAM_BOT_TOKEN"):

@@ -8,11 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.clock import FixedClock
 from bot.dialogue.replies import FORGET_YES
 from bot.frontends.telegram import build_application, receiving
 from bot.nlu.server import free_port
 from bot.services import Services
 from bot.settings import Settings
+from tests.conftest import CONTENT_DAY
 from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, JsonDict, SentMessage
 
 USER = 31337
@@ -39,7 +41,9 @@ async def webhook(tmp_path: Path) -> AsyncIterator[tuple[FakeBotApi, str]]:
             "WEBHOOK_PORT": str(port),
         }
         settings = Settings.from_env(env)
-        services = Services.create(settings, "http://127.0.0.1:9")  # commands only: no NLU asked
+        services = Services.create(
+            settings, "http://127.0.0.1:9", clock=FixedClock(CONTENT_DAY)
+        )  # commands only: no NLU asked
         try:
             async with receiving(build_application(settings, services), settings):
                 yield api, f"http://127.0.0.1:{port}/telegram"

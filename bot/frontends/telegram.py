@@ -389,6 +389,8 @@ async def serve(settings: Settings) -> None:
     try:
         async with nlu_service(settings, require_configured=True) as url:
             services = open_services(settings, url)
+            for summary in services.library.draft_summary():  # topics and counts, never texts
+                logger.info("%s", summary.describe())
             try:
                 async with receiving(build_application(settings, services), settings):
                     logger.info("The assistant is running; Ctrl-C stops it")

@@ -302,7 +302,8 @@ async def test_fakebotapi_refuses_html_telegram_cannot_parse(
     assert harness.api.sent == []
     [call] = harness.api.refused_calls()
     assert call.method == "sendMessage"
-    assert call.refusal is not None and call.refusal.startswith("Bad Request: can't parse entities: " + reason)
+    assert call.refusal is not None
+    assert call.refusal.startswith("Bad Request: can't parse entities: " + reason)
 
 
 async def test_fakebotapi_accepts_the_documented_html_subset(harness: Harness) -> None:

@@ -279,17 +279,23 @@ async def test_telegram_broken_catalog_edit_never_reaches_telegram(
     assert reply.text.startswith("<i>") and reply.parse_mode == "HTML"
 
 
-async def test_telegram_user_who_blocked_the_bot_is_marked_inactive(bot: Bot) -> None:
-    await bot.first_contact()
-    bot.api.fail_next("sendMessage", 5, "blocked")
-    bot.api.send_text(USER, "who pays for the plane ticket?")
+async def test_telegram_user_who_blocked_the_bot_is_marked_inactive_and_sent_nothing_more(
+    bot_without_nlu: Bot,
+) -> None:
+    api, store = bot_without_nlu.api, bot_without_nlu.services.store
+    api.send_command(USER, "/start", "en")
+    await api.wait_for_messages(USER, 3, timeout=20)
+    api.fail_next("sendMessage", 5, "blocked")
+    api.send_command(USER, "/start", "en")  # two replies or more: the first is refused
     for _ in range(100):
-        user = bot.services.store.get_user(f"tg:{USER}")
+        user = store.get_user(f"tg:{USER}")
         if user is not None and not user.active:
             break
         await asyncio.sleep(0.1)
-    user = bot.services.store.get_user(f"tg:{USER}")
+    user = store.get_user(f"tg:{USER}")
     assert user is not None and not user.active
+    refused = [call for call in api.calls if call.method == "sendMessage" and call.failure == "blocked"]
+    assert len(refused) == 1  # neither retried nor followed by the other replies, nor an apology
 
 
 async def test_telegram_registers_commands_per_language(bot: Bot) -> None:

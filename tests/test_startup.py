@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.cli import main
@@ -243,21 +244,40 @@ def test_startup_failure_of_the_real_command_prints_no_traceback(tmp_path: Path)
     assert result.stderr.strip().splitlines()[-1].startswith("bot: cannot receive webhooks on 127.0.0.1:")
 
 
-async def test_run_answers_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    """The installed `bot run`, polling the fake: it answers, and SIGTERM ends it with status 0."""
+@pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
+async def test_run_answers_then_stops_cleanly_on_sigterm(tmp_path: Path, webhook: bool) -> None:
+    """The installed `bot run` against the fake: it answers, and SIGTERM ends it with status 0."""
+    port = free_port()
     async with FakeBotApi(token=DEFAULT_TOKEN) as api:
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN, "TELEGRAM_BASE_URL": api.base_url,
                "DATABASE_PATH": str(tmp_path / "a.db"), "RASA_URL": "http://127.0.0.1:9"}  # fmt: skip
-        for name in ("WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_PORT"):
+        for name in ("WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_PORT", "WEBHOOK_LISTEN"):
             env.pop(name, None)
+        if webhook:
+            env |= {
+                "WEBHOOK_URL": "https://a.example.org",
+                "WEBHOOK_SECRET": SECRET,
+                "WEBHOOK_PORT": str(port),
+            }
         process = await asyncio.create_subprocess_exec(
             str(PROJECT_ROOT / ".venv" / "bin" / "bot"), "run", env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
-            api.send_command(4242, "/help")
+            update = api.send_command(4242, "/help")
+            if webhook:
+                headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+                async with httpx.AsyncClient(timeout=10) as client:
+                    for _ in range(400):  # until the webhook server listens
+                        with contextlib.suppress(httpx.ConnectError):
+                            await client.post(
+                                f"http://127.0.0.1:{port}/telegram", json=update, headers=headers
+                            )
+                            break
+                        await asyncio.sleep(0.05)
             [reply] = await api.wait_for_messages(4242, 1, timeout=60)
             assert "/forget" in reply.text
+            assert api.webhook_secret == (SECRET if webhook else None)
             process.send_signal(signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), 30)
         finally:

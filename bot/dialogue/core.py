@@ -375,9 +375,16 @@ class Dialogue:
     def _privacy_text(self, tr: Translator) -> str:
         return tr.gettext(
             "<b>Your privacy</b>\n"
-            "I keep only your language and where our conversation stands, for at most"
-            " {days} days after your last message. I do not keep what you write.\n"
-            "Send /forget at any time to delete everything.",
+            "I keep your language and where our conversation stands, not your questions,"
+            " for at most {days} days after your last message.\n"
+            "For a meeting or a call-back I also keep its time, type, language, topics and"
+            " your note, and your phone number only if a counsellor must call you. The"
+            " number and the note are deleted once it is over.\n"
+            "If you write with a counsellor here, your messages stay in the counsellors'"
+            " Telegram group, not with me.\n"
+            "Counsellors see a code, never your Telegram name.\n"
+            "Send /forget at any time: it cancels your meetings and deletes everything,"
+            " also in the counsellors' group.",
             days=self.policy.retention_days,
         )
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from bot.nlu.intents import LANGUAGES
+
+if TYPE_CHECKING:
+    from bot.booking.settings import BookingSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
@@ -55,6 +59,18 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false (or 1/0, yes/no, on/off), not {raw!r}")
 
 
+def _booking(env: Mapping[str, str]) -> BookingSettings:
+    """Read the booking's settings (office hours, reminders, the staff chat, the desks file)."""
+    # Imported here: bot.booking.settings builds on this module (PROJECT_ROOT, SettingsError).
+    from bot.booking.settings import BookingSettings
+
+    return BookingSettings.from_env(env)
+
+
+def _default_booking() -> BookingSettings:
+    return _booking({})
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable, with defaults that run the console chat out of the box."""
@@ -79,6 +95,9 @@ class Settings:
     log_level: str = "INFO"
     serve_draft_answers: bool = False
     """Serve answers no one has reviewed yet (a pilot may, knowingly; production waits)."""
+    jobs_interval_seconds: float = 30.0
+    """How often reminders and staff notices due in the database are sent (and once at start)."""
+    booking: BookingSettings = field(default_factory=_default_booking)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -127,6 +146,8 @@ class Settings:
             webhook_listen=env.get("WEBHOOK_LISTEN", "127.0.0.1").strip() or "127.0.0.1",
             log_level=level,
             serve_draft_answers=_flag(env, "SERVE_DRAFT_ANSWERS", False),
+            jobs_interval_seconds=_number(env, "JOBS_INTERVAL_SECONDS", 30, 0.2, 3600),
+            booking=_booking(env),
         )
 
     def require_token(self) -> str:

@@ -49,11 +49,37 @@ def test_settings_read_every_variable() -> None:
         ({"NLU_TIMEOUT": "0"}, "NLU_TIMEOUT"),
         ({"NLU_CACHE_SIZE": "-1"}, "NLU_CACHE_SIZE"),
         ({"SERVE_DRAFT_ANSWERS": "maybe"}, "SERVE_DRAFT_ANSWERS"),
+        ({"JOBS_INTERVAL_SECONDS": "0"}, "JOBS_INTERVAL_SECONDS"),
+        ({"OFFICE_HOURS": "weekdays"}, "OFFICE_HOURS"),
+        ({"CLOSED_DAYS": "Christmas"}, "CLOSED_DAYS"),
+        ({"REMINDER_HOURS": "24,24"}, "REMINDER_HOURS"),
+        ({"HOLD_MINUTES": "90"}, "HOLD_MINUTES"),
+        ({"BOOKING_RETENTION_DAYS": "-1"}, "BOOKING_RETENTION_DAYS"),
+        ({"STAFF_CHAT_ID": "staff"}, "STAFF_CHAT_ID"),
+        ({"STAFF_CHAT_ID": "-1001234567890"}, "PSEUDONYM_KEY must be set"),
+        ({"PSEUDONYM_KEY": "short"}, "PSEUDONYM_KEY"),
     ],
 )
 def test_settings_reject_bad_values_with_a_clear_message(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_settings_carry_the_booking_settings_read_at_start() -> None:
+    settings = Settings.from_env({
+        "OFFICE_HOURS": "Mon-Thu 09:00-12:00", "CLOSED_DAYS": "2026-12-25", "REMINDER_HOURS": "2,48",
+        "HOLD_MINUTES": "5", "BOOKING_RETENTION_DAYS": "7", "STAFF_CHAT_ID": "-1001234567890",
+        "PSEUDONYM_KEY": "k" * 32, "DESKS_FILE": "/tmp/desks.toml", "JOBS_INTERVAL_SECONDS": "2.5",
+    })  # fmt: skip
+    booking = settings.booking
+    assert booking.reminder_hours == (48, 2)
+    assert (booking.hold_minutes, booking.retention_days) == (5, 7)
+    assert (booking.staff_chat_id, booking.pseudonym_key) == (-1001234567890, "k" * 32)
+    assert booking.desks_file == Path("/tmp/desks.toml")
+    assert settings.jobs_interval_seconds == 2.5
+    defaults = Settings.from_env({})
+    assert defaults.booking.staff_chat_id is None and defaults.booking.reminder_hours == (24, 2)
+    assert defaults.jobs_interval_seconds == 30
 
 
 def test_settings_without_token_explain_how_to_get_one() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import email.policy
 import json
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -194,6 +196,31 @@ class _Failure:
     description: str = "injected refusal"
 
 
+@dataclass
+class _Topic:
+    name: str
+    closed: bool = False
+    deleted: bool = False
+
+
+@dataclass
+class _Forum:
+    """A supergroup as the fake knows it: topics, members and the bot's rights."""
+
+    title: str
+    is_forum: bool
+    bot_status: str
+    can_manage_topics: bool
+    members: dict[int, str] = field(default_factory=dict)
+    topics: dict[int, _Topic] = field(default_factory=dict)
+
+
+# Methods that post a message: the per-group limit counts them.
+_POSTING = frozenset({"sendmessage", "copymessage", "forwardmessage", "sendphoto", "senddocument",
+                      "sendvoice", "sendaudio", "sendvideo", "sendsticker", "sendcontact"})  # fmt: skip
+_TOPIC_NOT_FOUND = "Bad Request: message thread not found"
+
+
 class _ApiError(Exception):
     def __init__(self, code: int, description: str, parameters: JsonDict | None = None) -> None:
         super().__init__(description)
@@ -271,10 +298,16 @@ class FakeBotApi:
         *,
         bot_username: str = "test_bot",
         timeout_hold: float = 10.0,
+        group_rate_limit: tuple[int, float] | None = None,
     ) -> None:
-        """Prepare the fake; the server starts in `start()` or `async with`."""
+        """Prepare the fake; the server starts in `start()` or `async with`.
+
+        `group_rate_limit` (messages, seconds) enforces Telegram's per-group limit (about 20
+        a minute) on messages the bot sends into groups: over it, 429 with `retry_after`.
+        """
         self.token = token
         self.timeout_hold = timeout_hold
+        self.group_rate_limit = group_rate_limit
         bot_id = token.split(":", 1)[0]
         self.bot_user: JsonDict = {
             "id": int(bot_id) if bot_id.isdigit() else 1,
@@ -323,6 +356,12 @@ class FakeBotApi:
             "close": self._true,
             "logout": self._true,
         }
+        self._forums: dict[int, _Forum] = {}
+        self._blocked: set[ChatId] = set()
+        self._group_sends: dict[int, collections.deque[float]] = {}
+        self.rate_limited = 0
+        """How many calls the per-group limit refused with 429."""
+        self._handlers.update(self._forum_handlers())
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -714,6 +753,7 @@ class FakeBotApi:
                 parameters = retry if injected.kind == "retry_after" else None
                 text = description.format(**retry, description=injected.description)
                 raise _ApiError(code, text, parameters)
+            self._check_group_rate(rest.lower(), params)
             return 200, {"ok": True, "result": await handler(params)}
         except _ApiError as error:
             call.refusal = error.description
@@ -873,6 +913,7 @@ class FakeBotApi:
             "chat": chat,
             "from": self.bot_user,
             "text": text,
+            **self._thread_fields(key, params),
         }
         self._set_markup(message, markup)
         reply = params.get("reply_parameters")
@@ -944,3 +985,295 @@ class FakeBotApi:
         if not params.get("action"):
             raise _ApiError(400, "Bad Request: action is empty")
         return True
+
+    # ----------------------------------------------------------- forum (staff groups)
+    # Supergroups with topics, copies without a forward header, members and their rights,
+    # chat_member updates, and Telegram's per-group limit. Written from the Bot API's
+    # documentation: a topic's message_thread_id is the id of its creation message, the
+    # General topic's messages carry no message_thread_id, a deleted topic's thread answers
+    # "message thread not found", and closing a closed topic is "TOPIC_NOT_MODIFIED".
+
+    def make_forum(
+        self,
+        chat_id: int,
+        *,
+        title: str = "Staff",
+        is_forum: bool = True,
+        bot_status: str = "administrator",
+        can_manage_topics: bool = True,
+        members: dict[int, str] | None = None,
+    ) -> None:
+        """Create a supergroup (a forum unless told otherwise) with the bot's status and rights."""
+        self._forums[chat_id] = _Forum(title, is_forum, bot_status, can_manage_topics, dict(members or {}))
+        chat: JsonDict = {"id": chat_id, "type": "supergroup", "title": title}
+        if is_forum:
+            chat["is_forum"] = True
+        self._chats[chat_id] = chat
+
+    def set_member(self, chat_id: int, user_id: int, status: str = "member") -> JsonDict:
+        """Change a user's status in the group ("member", "administrator", "left", "kicked")
+        and queue the chat_member update Telegram sends to an administrator bot."""
+        forum = self._forums[chat_id]
+        old = forum.members.get(user_id, "left")
+        forum.members[user_id] = status
+        update = {
+            "chat": self._chats[chat_id],
+            "from": self._user(user_id, "Staff", "en"),
+            "date": int(time.time()),
+            "old_chat_member": self._member_json(chat_id, user_id, old),
+            "new_chat_member": self._member_json(chat_id, user_id, status),
+        }
+        return self._queue("chat_member", update)
+
+    def topics(self, chat_id: int) -> dict[int, _Topic]:
+        """The group's topics by thread id (deleted ones included, marked)."""
+        return self._forums[chat_id].topics
+
+    def delete_topic_by_hand(self, chat_id: int, thread_id: int) -> None:
+        """A staff member deletes a topic in the Telegram app (its messages go with it)."""
+        self._forums[chat_id].topics[thread_id].deleted = True
+        for key in [k for k, m in self._messages.items() if k[0] == chat_id
+                    and m.get("message_thread_id") == thread_id]:  # fmt: skip
+            del self._messages[key]
+
+    def message(self, chat_id: int, message_id: int) -> JsonDict:
+        """The message as Telegram holds it (what its readers see)."""
+        return copy.deepcopy(self._messages[(chat_id, message_id)])
+
+    def send_forum_text(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> JsonDict:
+        """Queue a staff member's message in a topic (None: the General topic); commands get an entity."""
+        fields: JsonDict = {"text": text}
+        if text.startswith("/"):
+            fields["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return self._forum_incoming(chat_id, user_id, fields, thread_id, reply_to)
+
+    def send_forum_photo(
+        self, chat_id: int, user_id: int, *, thread_id: int | None = None, caption: str | None = None
+    ) -> JsonDict:
+        """Queue a staff member's photo in a topic."""
+        sizes = [{**self._file(), "width": w, "height": w, "file_size": w * 40} for w in (90, 800)]
+        fields: JsonDict = {"photo": sizes}
+        if caption is not None:
+            fields["caption"] = caption
+        return self._forum_incoming(chat_id, user_id, fields, thread_id, None)
+
+    def edit_forum_text(self, chat_id: int, message_id: int, new_text: str) -> JsonDict:
+        """Queue an `edited_message` update for a staff member's earlier message in the group."""
+        message = self._messages[(chat_id, message_id)]
+        message.update(text=new_text, edit_date=int(time.time()))
+        return self._queue("edited_message", message)
+
+    def _forum_incoming(
+        self, chat_id: int, user_id: int, fields: JsonDict, thread_id: int | None, reply_to: int | None
+    ) -> JsonDict:
+        forum = self._forums[chat_id]
+        if thread_id is not None:
+            topic = forum.topics.get(thread_id)
+            if topic is None or topic.deleted:
+                raise LookupError(f"group {chat_id} has no topic {thread_id}")
+            fields = {**fields, "message_thread_id": thread_id, "is_topic_message": True}
+        if reply_to is not None:
+            fields = {**fields, "reply_to_message": copy.deepcopy(self._messages[(chat_id, reply_to)])}
+        message = {
+            "message_id": self._new_message_id(chat_id),
+            "date": int(time.time()),
+            "chat": self._chats[chat_id],
+            "from": self._user(user_id, "Staff", "en"),
+            **fields,
+        }
+        self._messages[(chat_id, message["message_id"])] = message
+        return self._queue("message", message)
+
+    def _member_json(self, chat_id: int, user_id: int, status: str) -> JsonDict:
+        user = self.bot_user if user_id == self.bot_user["id"] else self._user(user_id, "Staff", "en")
+        member: JsonDict = {"status": status, "user": user}
+        if status == "administrator":
+            rights = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+                      "can_restrict_members", "can_promote_members", "can_change_info",
+                      "can_invite_users", "can_post_stories", "can_edit_stories",
+                      "can_delete_stories", "can_pin_messages")  # fmt: skip
+            member.update({right: True for right in rights}, can_be_edited=False, is_anonymous=False)
+            forum = self._forums[chat_id]
+            member["can_manage_topics"] = forum.can_manage_topics if user_id == self.bot_user["id"] else True
+        elif status == "kicked":
+            member["until_date"] = 0
+        return member
+
+    def _forum_handlers(self) -> dict[str, Callable[[JsonDict], Awaitable[Any]]]:
+        return {
+            "getchat": self._get_chat,
+            "getchatmember": self._get_chat_member,
+            "createforumtopic": self._create_forum_topic,
+            "editforumtopic": self._edit_forum_topic,
+            "closeforumtopic": self._close_forum_topic,
+            "reopenforumtopic": self._reopen_forum_topic,
+            "deleteforumtopic": self._delete_forum_topic,
+            "copymessage": self._copy_message,
+        }
+
+    def _forum_of(self, params: JsonDict) -> tuple[int, _Forum]:
+        key = _chat_key(params.get("chat_id"))
+        forum = self._forums.get(key) if isinstance(key, int) else None
+        if forum is None or not isinstance(key, int):
+            raise _ApiError(400, "Bad Request: chat not found")
+        return key, forum
+
+    def _topic_admin(self, params: JsonDict) -> tuple[int, _Forum]:
+        key, forum = self._forum_of(params)
+        if not forum.is_forum:
+            raise _ApiError(400, "Bad Request: the chat is not a forum")
+        if forum.bot_status not in ("administrator", "creator") or not forum.can_manage_topics:
+            raise _ApiError(400, "Bad Request: not enough rights to manage topics")
+        return key, forum
+
+    def _live_topic(self, forum: _Forum, params: JsonDict) -> _Topic:
+        thread = params.get("message_thread_id")
+        topic = forum.topics.get(thread) if isinstance(thread, int) else None
+        if topic is None or topic.deleted:
+            raise _ApiError(400, _TOPIC_NOT_FOUND)
+        return topic
+
+    def _thread_fields(self, chat_id: ChatId, params: JsonDict) -> JsonDict:
+        """Where a message posted by the bot lands: a live topic, or the General topic."""
+        thread = params.get("message_thread_id")
+        forum = self._forums.get(chat_id) if isinstance(chat_id, int) else None
+        if thread is None or forum is None or not forum.is_forum:
+            return {}
+        self._live_topic(forum, params)
+        return {"message_thread_id": thread, "is_topic_message": True}
+
+    def _check_group_rate(self, method: str, params: JsonDict) -> None:
+        """A user who blocked the bot answers 403; over the per-group limit, 429 with the seconds to wait."""
+        if method not in _POSTING:
+            return
+        try:
+            key = _chat_key(params.get("chat_id"))
+        except _ApiError:
+            return
+        if key in self._blocked:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
+        if not isinstance(key, int) or key >= 0:
+            return
+        if self.group_rate_limit is None:
+            return
+        limit, window = self.group_rate_limit
+        now = time.monotonic()
+        sent = self._group_sends.setdefault(key, collections.deque())
+        while sent and sent[0] <= now - window:
+            sent.popleft()
+        if len(sent) >= limit:
+            self.rate_limited += 1
+            retry = max(1, math.ceil(sent[0] + window - now))
+            raise _ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+        sent.append(now)
+
+    async def _get_chat(self, params: JsonDict) -> JsonDict:
+        key, _ = self._forum_of(params)
+        chat = {**self._chats[key], "accent_color_id": 0, "max_reaction_count": 11}
+        chat["accepted_gift_types"] = {"unlimited_gifts": False, "limited_gifts": False,
+                                       "unique_gifts": False, "premium_subscription": False}  # fmt: skip
+        return chat
+
+    async def _get_chat_member(self, params: JsonDict) -> JsonDict:
+        key, forum = self._forum_of(params)
+        user_id = params.get("user_id")
+        if not isinstance(user_id, int):
+            raise _ApiError(400, "Bad Request: invalid user_id specified")
+        status = forum.bot_status if user_id == self.bot_user["id"] else forum.members.get(user_id, "left")
+        return self._member_json(key, user_id, status)
+
+    async def _create_forum_topic(self, params: JsonDict) -> JsonDict:
+        key, forum = self._topic_admin(params)
+        name = str(params.get("name") or "")
+        if not 1 <= len(name) <= 128:
+            raise _ApiError(400, "Bad Request: invalid topic name")
+        thread_id = self._new_message_id(key)  # the id of the topic's creation message
+        forum.topics[thread_id] = _Topic(name)
+        self._messages[(key, thread_id)] = {
+            "message_id": thread_id, "date": int(time.time()), "chat": self._chats[key],
+            "from": self.bot_user, "message_thread_id": thread_id, "is_topic_message": True,
+            "forum_topic_created": {"name": name, "icon_color": 7322096},
+        }  # fmt: skip
+        self._signal.notify()
+        return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
+
+    async def _edit_forum_topic(self, params: JsonDict) -> bool:
+        _, forum = self._topic_admin(params)
+        topic = self._live_topic(forum, params)
+        name = params.get("name")
+        if name is not None:
+            topic.name = str(name)
+        return True
+
+    async def _close_forum_topic(self, params: JsonDict) -> bool:
+        _, forum = self._topic_admin(params)
+        topic = self._live_topic(forum, params)
+        if topic.closed:
+            raise _ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic.closed = True
+        self._signal.notify()
+        return True
+
+    async def _reopen_forum_topic(self, params: JsonDict) -> bool:
+        _, forum = self._topic_admin(params)
+        topic = self._live_topic(forum, params)
+        if not topic.closed:
+            raise _ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic.closed = False
+        self._signal.notify()
+        return True
+
+    async def _delete_forum_topic(self, params: JsonDict) -> bool:
+        key, forum = self._topic_admin(params)
+        thread = params.get("message_thread_id")
+        self._live_topic(forum, params)
+        assert isinstance(thread, int)
+        self.delete_topic_by_hand(key, thread)
+        self._signal.notify()
+        return True
+
+    async def _copy_message(self, params: JsonDict) -> JsonDict:
+        """A copy: the content without a forward header, as a new message of the bot."""
+        key, chat = self._bot_chat(params.get("chat_id"))
+        source_chat = _chat_key(params.get("from_chat_id"))
+        source = self._messages.get((source_chat, params.get("message_id")))  # type: ignore[arg-type]
+        if source is None:
+            raise _ApiError(400, "Bad Request: message to copy not found")
+        content = {k: copy.deepcopy(v) for k, v in source.items()
+                   if k in ("text", "entities", "photo", "voice", "document", "audio", "video",
+                            "sticker", "caption", "caption_entities", "contact", "location")}  # fmt: skip
+        if "caption" in params:
+            content["caption"] = params["caption"]
+            content.pop("caption_entities", None)
+        message: JsonDict = {
+            "message_id": self._new_message_id(key),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.bot_user,
+            **content,
+            **self._thread_fields(key, params),
+        }
+        reply = params.get("reply_parameters")
+        reply_id = reply.get("message_id") if isinstance(reply, dict) else None
+        if isinstance(reply_id, int) and (key, reply_id) in self._messages:
+            message["reply_to_message"] = copy.deepcopy(self._messages[(key, reply_id)])
+        self._messages[(key, message["message_id"])] = message
+        self.sent.append(SentMessage("copyMessage", key, message["message_id"],
+                                     message.get("text") or message.get("caption") or "",
+                                     params.get("parse_mode"), None))  # fmt: skip
+        for listener in self._listeners:
+            listener(self.sent[-1])
+        self._signal.notify()
+        return {"message_id": message["message_id"]}
+
+    def block_bot(self, user_id: int) -> None:
+        """The user blocks the bot: every later message to them answers 403."""
+        self._blocked.add(user_id)

@@ -62,7 +62,6 @@ TARGET_ACCURACY = 0.92
 TARGET_LANGUAGE = 0.97
 TARGET_CONFIDENT_WRONG = 0.03
 
-PIPELINES = ("ours", "default")
 OVERALL = "all"
 
 
@@ -948,9 +947,9 @@ def main(argv: list[str] | None = None) -> int:
     progress("computing figures and writing reports/")
     REPORTS.mkdir(parents=True, exist_ok=True)
     figures = {p.name: by_language(p.results, languages) for p in pipelines if p.results}
-    ours = next((p for p in pipelines if p.name == "ours"), None)
+    ours = pipelines[0]  # chosen_pipelines puts ours first, always
     outputs = []
-    if ours is not None and ours.results:
+    if ours.results:
         errors = f"errors{suffix}.tsv"
         n_errors = write_errors(ours.results, languages, REPORTS / errors)
         outputs.append(f"reports/{errors} ({n_errors} wrong predictions of our pipeline)")
@@ -1005,7 +1004,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     default = next((p for p in pipelines if p.name == "default"), None)
     paired = None
-    if ours is not None and default is not None and ours.results and default.results:
+    if default is not None and ours.results and default.results:
         paired = paired_difference(ours.results, default.results)
         report["ours_minus_default"] = paired
     if recorded is not None:

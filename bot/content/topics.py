@@ -40,6 +40,8 @@ MENU: tuple[str, ...] = (
     COUNSELLOR,
 )
 
+# Button labels: at most 20 characters in every language (two buttons to a row on a phone;
+# tests/test_labels.py checks every catalog).
 LABELS: dict[str, str] = {
     "greet": N_("Hello"),
     "thanks": N_("Thanks"),
@@ -54,17 +56,17 @@ LABELS: dict[str, str] = {
     "how_to_apply": N_("How to apply"),
     "travel_documents": N_("Passport and papers"),
     "costs": N_("Do I pay anything?"),
-    "timeline": N_("How long does it take?"),
+    "timeline": N_("How long?"),
     "family_children": N_("Family and children"),
     "unaccompanied_minor": N_("Under 18 and alone"),
-    "medical_vulnerable": N_("Health and special needs"),
-    "detention_order_to_leave": N_("Closed centre or order to leave"),
-    "forced_vs_voluntary": N_("Voluntary or forced return"),
-    "reentry_consequences": N_("Coming back to Europe later"),
-    "confidentiality": N_("Privacy and my country"),
-    "asylum_procedure_effect": N_("My asylum or stay procedure"),
-    "change_mind": N_("Can I change my mind?"),
-    "destination_country": N_("Iran, Afghanistan, other countries"),
+    "medical_vulnerable": N_("Health, extra needs"),
+    "detention_order_to_leave": N_("Order to leave"),
+    "forced_vs_voluntary": N_("Voluntary or forced"),
+    "reentry_consequences": N_("Back to Europe later"),
+    "confidentiality": N_("Confidentiality"),
+    "asylum_procedure_effect": N_("My asylum/stay case"),
+    "change_mind": N_("Change my mind?"),
+    "destination_country": N_("Country of return"),
     COUNSELLOR: N_("Talk to a counsellor"),
     "out_of_scope": N_("Other questions"),
 }

@@ -17,6 +17,7 @@ from sqlite_utils import Database
 from bot.clock import FixedClock
 from bot.content.library import ContentLibrary
 from bot.dialogue.core import Dialogue, Policy
+from bot.dialogue.desk import InformationDesk
 from bot.dialogue.replies import FORGET_NO, FORGET_YES, LANGUAGE, MENU, SWITCH, TOPIC, Reply
 from bot.nlu.client import IntentScore, NLUUnavailable, Prediction
 from bot.nlu.intents import FALLBACK_INTENT
@@ -281,7 +282,7 @@ async def test_dialogue_inbound_limit_replies_once_then_stays_silent(
 async def test_dialogue_counsellor_goes_through_the_desk(
     library: ContentLibrary, store: Store, nlu: ScriptedNLU
 ) -> None:
-    class BookingDesk:
+    class BookingDesk(InformationDesk):
         async def offer(self, user: User, language: str) -> list[Reply] | None:
             return [Reply("pick a slot")]
 
@@ -308,7 +309,7 @@ async def test_dialogue_counsellor_goes_through_the_desk(
 async def test_dialogue_cancel_of_the_dialogues_own_question_comes_before_the_desk(
     library: ContentLibrary, store: Store, nlu: ScriptedNLU
 ) -> None:
-    class CancellingDesk:
+    class CancellingDesk(InformationDesk):
         async def offer(self, user: User, language: str) -> list[Reply] | None:
             return None
 

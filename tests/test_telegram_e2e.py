@@ -302,7 +302,7 @@ async def test_telegram_registers_commands_per_language(bot: Bot) -> None:
     await bot.first_contact()
     assert set(bot.api.commands) >= {"", "fa", "fr", "nl", "en"}
     names = [command["command"] for command in bot.api.commands["fa"]]
-    assert names == ["menu", "language", "help", "forget", "cancel"]
+    assert names == ["menu", "appointment", "language", "help", "forget", "cancel"]
     assert bot.api.commands["fa"][0]["description"] != bot.api.commands["en"][0]["description"]
 
 

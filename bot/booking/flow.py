@@ -38,12 +38,21 @@ from bot.booking.models import (
     SlotUnavailable,
 )
 from bot.booking.phone import PhoneError, PhoneNumber, parse_phone, parse_shared_contact, read_back
-from bot.booking.staff import CardKind, NullStaffBoard, StaffBoard, StaffCard, booking_card, callback_card
+from bot.booking.staff import (
+    CardKind,
+    NullStaffBoard,
+    StaffBoard,
+    StaffCard,
+    booking_card,
+    callback_card,
+    forgotten_card,
+)
 from bot.booking.store import BookingStore
 from bot.clock import Clock, SystemClock
 from bot.content.i18n import native_name
 from bot.content.library import FREE_PHONE_LINE, ContentLibrary, Translator, language_name
 from bot.content.topics import COUNSELLOR, N_
+from bot.dialogue.desk import AfterForget
 from bot.dialogue.replies import MENU, Button, Reply, rows
 from bot.store.db import User
 
@@ -162,6 +171,19 @@ class BookingDesk:
         except PhoneError:
             return self._phone_failed(draft, "invalid", language)
         return self._phone_taken(draft, number, language)
+
+    def forget(self, user_id: str, language: str) -> AfterForget:
+        """Cancel the person's upcoming meetings (inside the deletion); then tell staff, by reference."""
+        had_callback = self.bookings.open_callback(user_id) is not None
+        cancelled = self.bookings.forget(user_id)
+
+        async def tell_staff() -> None:
+            for booking in cancelled:
+                await self._post(booking_card("cancelled", booking, self.pseudonym_key))
+            if cancelled or had_callback:  # staff knew this person: their reference is gone
+                await self._post(forgotten_card(user_id, language, self.pseudonym_key))
+
+        return tell_staff
 
     async def command(self, user: User, name: str, language: str) -> list[Reply] | None:
         """/appointment shows the meeting; /cancel stops a booking under way."""

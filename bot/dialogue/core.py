@@ -39,7 +39,7 @@ from bot.store.db import Store, User
 
 logger = logging.getLogger(__name__)
 
-COMMANDS = ("start", "menu", "language", "help", "forget", "cancel")
+COMMANDS = ("start", "menu", "language", "help", "appointment", "forget", "cancel")
 # Intents that say little about the question: never offered as "did you mean" buttons.
 _SMALL_TALK = frozenset({"greet", "thanks", "goodbye", "bot_challenge", "change_language",
                          "out_of_scope", FALLBACK_INTENT})  # fmt: skip
@@ -130,7 +130,7 @@ class Dialogue:
         return self._finish(loaded, await self._on_button(loaded, data, language_code))
 
     async def command(self, user_id: str, name: str, language_code: str | None = None) -> list[Reply]:
-        """`/menu`, `/language`, `/help`, `/forget`, `/cancel`."""
+        """`/menu`, `/language`, `/help`, `/appointment`, `/forget`, `/cancel`."""
         limited = self._limit(user_id, language_code)
         if limited is not None:
             return limited
@@ -138,19 +138,25 @@ class Dialogue:
         return self._finish(loaded, await self._on_command(loaded, name, language_code))
 
     async def non_text(self, user_id: str, language_code: str | None = None) -> list[Reply]:
-        """A voice note, photo, sticker, file, location or contact: we read text only."""
+        """A voice note, photo, sticker, file or location: we read text only."""
+        limited = self._limit(user_id, language_code)
+        if limited is not None:
+            return limited
+        loaded = self.store.load_user(user_id)
+        return self._finish(loaded, self._text_only(loaded, language_code))
+
+    async def contact(self, user_id: str, phone_number: str, language_code: str | None = None) -> list[Reply]:
+        """The user's own phone number, shared with Telegram's button: for the desk, if it asked."""
         limited = self._limit(user_id, language_code)
         if limited is not None:
             return limited
         loaded = self.store.load_user(user_id)
         language = self._language(loaded, language_code)
-        tr = self.library.translator(language)
-        text = tr.gettext(
-            "I can only read text messages. Please type your question, or choose a topic."
-            " You can also talk to a counsellor."
-        )
-        reply = Reply(text, self._topic_rows(language), key="text_only")
-        return self._finish(loaded, Outcome(loaded.but(active=True, language=language), language, [reply]))
+        user = loaded.but(active=True, language=language)
+        taken = await self.desk.contact(user, phone_number, language)
+        if taken is None:
+            return self._finish(loaded, self._text_only(loaded, language_code))
+        return self._finish(loaded, Outcome(user, language, taken))
 
     def blocked(self, user_id: str) -> None:
         """The user blocked the assistant: stop writing to them."""
@@ -194,7 +200,7 @@ class Dialogue:
         if data == MENU_DATA:
             return Outcome(user.but(language=language, pending=None), language, [self._menu(language)])
         if data in (FORGET_YES, FORGET_NO) and user.pending == "forget":
-            return self._confirm_forget(user, language, data == FORGET_YES)
+            return await self._confirm_forget(user, language, data == FORGET_YES)
         user = user.but(language=language)
         taken = await self.desk.button(user, data, language)
         if taken is not None:
@@ -224,6 +230,8 @@ class Dialogue:
             replies = [self._language_keyboard(language)]
         elif name == "help":
             replies = [Reply(self._help_text(tr), self._menu_buttons(language), key="help")]
+        elif name == "appointment":  # a desk without meetings: how to reach a counsellor
+            replies = await self._answer_intent(user, COUNSELLOR, language)
         elif name == "cancel":
             text = (tr.gettext("Cancelled. Nothing was deleted.") if loaded.pending
                     else tr.gettext("There is nothing to cancel."))  # fmt: skip
@@ -389,12 +397,14 @@ class Dialogue:
         )
 
     def _help_text(self, tr: Translator) -> str:
-        return tr.gettext(
+        text = tr.gettext(
             "I answer questions about voluntary return from Belgium and help after return."
             " Write your question in your own words, or use the buttons.\n\n"
             "/menu – all topics\n/language – change language\n/forget – delete your data\n"
             "/cancel – stop what you started\n/help – this message"
         )
+        # A line of its own, so that the translations of the lines above stay valid.
+        return text + "\n" + tr.gettext("/appointment – your meeting with a counsellor")
 
     def _chosen_language(self, user: User, language: str) -> Outcome:
         tr = self.library.translator(language)
@@ -407,17 +417,32 @@ class Dialogue:
         replies.append(self._menu(language))
         return Outcome(user.but(privacy_shown=True), language, replies)
 
-    def _confirm_forget(self, user: User, language: str, confirmed: bool) -> Outcome:
+    async def _confirm_forget(self, user: User, language: str, confirmed: bool) -> Outcome:
         tr = self.library.translator(language)
         if not confirmed:
             return Outcome(user.but(pending=None), language,
                            [Reply(tr.gettext("Nothing was deleted."), self._menu_buttons(language),
                                   key="forget_declined")])  # fmt: skip
-        self.store.forget_user(user.id)
+        # One transaction: the desk withdraws the user's meetings (freeing their places), then
+        # every row about the user goes; if anything fails, nothing is cancelled or deleted.
+        with self.store.transaction():
+            after = self.desk.forget(user.id, language)
+            self.store.forget_user(user.id)
         self.limiter.forget(user.id)
         logger.info("A user deleted their data")
+        await after()  # e.g. staff are told, by reference, which meetings are cancelled
         text = tr.gettext("Done: everything I kept about you is deleted. Send /start to begin again.")
         return Outcome(None, language, [Reply(text, key="forgotten")])
+
+    def _text_only(self, loaded: User, language_code: str | None) -> Outcome:
+        language = self._language(loaded, language_code)
+        tr = self.library.translator(language)
+        text = tr.gettext(
+            "I can only read text messages. Please type your question, or choose a topic."
+            " You can also talk to a counsellor."
+        )
+        reply = Reply(text, self._topic_rows(language), key="text_only")
+        return Outcome(loaded.but(active=True, language=language), language, [reply])
 
     def _limit(self, user_id: str, language_code: str | None) -> list[Reply] | None:
         verdict = self.limiter.check(user_id)

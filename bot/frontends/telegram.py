@@ -10,15 +10,19 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
 )
 from telegram.constants import ParseMode
@@ -40,6 +44,7 @@ from telegram.ext import (
 from bot.content.topics import COUNSELLOR, N_
 from bot.dialogue.core import COMMANDS
 from bot.dialogue.replies import MENU, TOPIC, Button, Reply
+from bot.frontends.staff_cards import TelegramStaffBoard
 from bot.nlu.service import nlu_service
 from bot.services import Services
 from bot.settings import Settings
@@ -51,6 +56,8 @@ SEND_ATTEMPTS = 4
 """Tries of one message against time-outs and server errors (see `_send`)."""
 RATE_LIMIT_RETRIES = 3
 """Retries of one request that Telegram answered with 429 (see `build_application`)."""
+BOOKING_PURGE_INTERVAL = timedelta(days=1)
+_T = TypeVar("_T")
 
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -61,6 +68,16 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         """Return the services stored on the application at start."""
         services: Services = self.application.bot_data["services"]
         return services
+
+    @property
+    def contact_keyboards(self) -> set[int]:
+        """Chats showing the "share my phone number" keyboard, removed with the next reply.
+
+        A cache: after a restart the keyboard stays until used (it is one-time), and a
+        number shared when no step asks for one gets the "text only" answer.
+        """
+        chats: set[int] = self.application.bot_data["contact_keyboards"]
+        return chats
 
 
 @dataclass
@@ -136,18 +153,22 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
+def _language_of(services: Services, user_key: str) -> str:
+    """The language the user reads, from the store (for messages the dialogue did not write)."""
+    user = services.store.get_user(user_key)
+    return user.language if user and user.language else services.settings.default_language
+
+
 def _apology(services: Services, user_key: str) -> Reply:
     """A short apology in the user's language, plain text, with the menu buttons."""
-    user = services.store.get_user(user_key)
-    language = user.language if user and user.language else services.settings.default_language
-    tr = services.library.translator(language)
+    tr = services.library.translator(_language_of(services, user_key))
     text = tr.gettext("Sorry, something went wrong on my side. Please try again, or send /menu.")
     menu = (Button(tr.gettext("Menu"), MENU), Button(tr.label(COUNSELLOR), TOPIC + COUNSELLOR))
     return Reply(text, (menu,), key="apology")
 
 
-async def _send(bot: ExtBot[None], chat_id: int, reply: Reply, *, html: bool = True) -> None:
-    """Send one message, trying again after a time-out or a server error.
+async def _retrying(request: Callable[[], Awaitable[_T]], what: str) -> _T:
+    """Make one Bot API request, trying again after a time-out or a server error.
 
     Retries live in two places, one per kind of failure, never both: a 429 (`RetryAfter`) is
     retried by the `AIORateLimiter` (`RATE_LIMIT_RETRIES`), because it must pause every
@@ -157,28 +178,96 @@ async def _send(bot: ExtBot[None], chat_id: int, reply: Reply, *, html: bool = T
     """
     for attempt in range(1, SEND_ATTEMPTS + 1):
         try:
-            await bot.send_message(
-                chat_id,
-                reply.text,
-                parse_mode=ParseMode.HTML if html else None,
-                reply_markup=_markup(reply),
-                disable_web_page_preview=True,
-            )
-            return
+            return await request()
         except BadRequest:
             raise
         except NetworkError as error:  # TimedOut, 5xx, connection failures
             if attempt == SEND_ATTEMPTS:
                 raise
-            logger.warning("Sending %s failed (%s), retrying", reply.key or "a reply", type(error).__name__)
+            logger.warning("Sending %s failed (%s), retrying", what, type(error).__name__)
             await asyncio.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")  # the last attempt returned or raised
+
+
+async def _send(
+    bot: ExtBot[None], chat_id: int, reply: Reply, *, html: bool = True, remove_keyboard: bool = False
+) -> Message:
+    """Send one message (see `_retrying`); with `remove_keyboard`, take a reply keyboard away.
+
+    A message carries one markup: inline buttons or a change of the reply keyboard. A reply
+    with buttons that must also remove the keyboard is sent removing it, then given its
+    buttons (Telegram lets a bot add an inline keyboard to its message afterwards).
+    """
+    inline = _markup(reply)
+    markup = ReplyKeyboardRemove() if remove_keyboard else inline
+    what = reply.key or "a reply"
+    message = await _retrying(
+        lambda: bot.send_message(
+            chat_id,
+            reply.text,
+            parse_mode=ParseMode.HTML if html else None,
+            reply_markup=markup,
+            disable_web_page_preview=True,
+        ),
+        what,
+    )
+    if remove_keyboard and inline is not None:
+        await _retrying(
+            lambda: bot.edit_message_reply_markup(chat_id, message.message_id, reply_markup=inline), what
+        )
+    return message
+
+
+async def _send_contact_keyboard(bot: ExtBot[None], services: Services, chat_id: int, user_key: str) -> None:
+    """Offer Telegram's "share my phone number" button: a reply keyboard, in a message of its own."""
+    tr = services.library.translator(_language_of(services, user_key))
+    keyboard = ReplyKeyboardMarkup(
+        [[KeyboardButton(tr.gettext("Share my phone number"), request_contact=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+    text = tr.gettext("Or tap the button below to share the number of this Telegram account.")
+    await _retrying(lambda: bot.send_message(chat_id, text, reply_markup=keyboard), "contact_keyboard")
+
+
+async def _send_document(bot: ExtBot[None], chat_id: int, reply: Reply) -> None:
+    """Send the reply's file (e.g. the meeting's .ics) after its text; the text stands without it."""
+    assert reply.attachment is not None
+    filename, data = reply.attachment
+    try:
+        what = f"the file of {reply.key or 'a reply'}"
+        await _retrying(lambda: bot.send_document(chat_id, data, filename=filename), what)
+    except BadRequest as error:
+        logger.error("Telegram refused the file of %s: %s", reply.key or "(unnamed)", error.message)
+
+
+async def deliver(
+    bot: ExtBot[None], services: Services, chat_id: int, user_key: str, reply: Reply, *,
+    keyboards: set[int] | None = None,
+) -> None:  # fmt: skip
+    """Send one reply: its text and buttons, the phone-number keyboard it asks for, its file.
+
+    `keyboards` (chats showing the phone-number keyboard) is updated when given; a reply sent
+    on the assistant's own initiative (a reminder) leaves the keyboard alone.
+    """
+    remove = keyboards is not None and chat_id in keyboards and not reply.contact_request
+    await _send(bot, chat_id, reply, remove_keyboard=remove)
+    if keyboards is not None and remove:
+        keyboards.discard(chat_id)
+    if reply.contact_request:
+        await _send_contact_keyboard(bot, services, chat_id, user_key)
+        if keyboards is not None:
+            keyboards.add(chat_id)
+    if reply.attachment is not None:
+        await _send_document(bot, chat_id, reply)
 
 
 async def send_replies(context: Context, chat_id: int, user_key: str, replies: list[Reply]) -> None:
     """Send replies in order; a refused one becomes an apology; stop for users who blocked us."""
     for reply in replies:
         try:
-            await _send(context.bot, chat_id, reply)
+            await deliver(context.bot, context.services, chat_id, user_key, reply,
+                          keyboards=context.contact_keyboards)  # fmt: skip
         except Forbidden:
             logger.info("A user blocked the assistant; marked inactive")
             context.services.dialogue.blocked(user_key)
@@ -209,7 +298,7 @@ async def on_start(update: Update, context: Context) -> None:
 
 
 async def on_command(update: Update, context: Context) -> None:
-    """`/menu`, `/language`, `/help`, `/forget`, `/cancel`."""
+    """`/menu`, `/language`, `/help`, `/appointment`, `/forget`, `/cancel`."""
     assert update.effective_message is not None and update.effective_chat is not None
     name = (update.effective_message.text or "/menu").split()[0][1:].split("@")[0].lower()
     replies = await context.services.dialogue.command(_user_key(update), name, _language_code(update))
@@ -238,8 +327,21 @@ async def on_button(update: Update, context: Context) -> None:
     await send_replies(context, chat.id, _user_key(update), replies)
 
 
+async def on_contact(update: Update, context: Context) -> None:
+    """A shared contact: the user's own number (the phone-number button) goes to the booking."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    assert message is not None and message.contact is not None and chat is not None and user is not None
+    if message.contact.user_id != user.id:  # someone else's card: not a number they chose to give
+        await on_non_text(update, context)
+        return
+    replies = await context.services.dialogue.contact(
+        _user_key(update), message.contact.phone_number, _language_code(update)
+    )
+    await send_replies(context, chat.id, _user_key(update), replies)
+
+
 async def on_non_text(update: Update, context: Context) -> None:
-    """Voice, photo, sticker, document, location, contact: we read text only."""
+    """Voice, photo, sticker, document, location, someone else's contact: we read text only."""
     assert update.effective_chat is not None
     replies = await context.services.dialogue.non_text(_user_key(update), _language_code(update))
     await send_replies(context, update.effective_chat.id, _user_key(update), replies)
@@ -264,11 +366,75 @@ async def purge_inactive(context: Context) -> None:
         logger.info("Retention: deleted %d inactive user(s)", deleted)
 
 
+async def purge_bookings(context: Context) -> None:
+    """Erase phone numbers and notes of meetings that are over, and rows past retention (counts logged)."""
+    counts = context.services.bookings.purge(retention_days=context.services.settings.booking.retention_days)
+    logger.info("Booking retention: %s", counts)
+
+
+def _telegram_chat(user_key: str) -> int | None:
+    """The private chat of a user key ("tg:<id>"); None for users of another front-end."""
+    prefix, _, number = user_key.partition(":")
+    return int(number) if prefix == "tg" and number.lstrip("-").isdigit() else None
+
+
+async def send_due_messages(context: Context) -> None:
+    """Send the reminders and the notices of staff changes that are due (the database decides).
+
+    Each row is claimed by a conditional update before it is sent, so two runs (or two
+    processes) never send it twice; one claimed by a run that died is sent again later.
+    """
+    services = context.services
+    bookings, desk = services.bookings, services.booking_desk
+    for reminder in bookings.due_reminders():
+        chat_id = _telegram_chat(reminder.booking.user_id)
+        if chat_id is None or not bookings.claim_reminder(reminder.id):
+            continue
+        user_key = reminder.booking.user_id
+        reply = desk.reminder_reply(reminder.booking, _language_of(services, user_key), reminder.kind)
+        outcome = await _deliver_unprompted(context, chat_id, user_key, reply)
+        if outcome == "sent":
+            bookings.mark_reminder_sent(reminder.id)
+        elif outcome != "later":
+            bookings.drop_reminder(reminder.id, outcome)
+    for notice in bookings.due_notices():
+        chat_id = _telegram_chat(notice.user_id)
+        if chat_id is None or not bookings.claim_notice(notice.id):
+            continue
+        reply = desk.staff_change_notice_reply(
+            notice.kind, notice.booking, _language_of(services, notice.user_id)
+        )
+        outcome = await _deliver_unprompted(context, chat_id, notice.user_id, reply)
+        if outcome == "sent":
+            bookings.mark_notice_sent(notice.id)
+        elif outcome != "later":
+            bookings.drop_notice(notice.id)
+
+
+async def _deliver_unprompted(context: Context, chat_id: int, user_key: str, reply: Reply) -> str:
+    """Send a message the user did not ask for now; return "sent", "blocked", "refused" or "later"."""
+    try:
+        await deliver(context.bot, context.services, chat_id, user_key, reply)
+    except Forbidden:
+        logger.info("A user blocked the assistant before a %s; marked inactive", reply.key)
+        context.services.dialogue.blocked(user_key)
+        return "blocked"
+    except BadRequest as error:
+        logger.error("Telegram refused the %s: %s", reply.key, error.message)
+        return "refused"
+    except NetworkError as error:  # still claimed: sent again once the claim is old
+        logger.warning("Could not send a %s (%s); trying again later", reply.key, type(error).__name__)
+        return "later"
+    logger.info("Sent a %s", reply.key)
+    return "sent"
+
+
 async def register_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register the command list with Telegram, per language (`setMyCommands`)."""
     services: Services = application.bot_data["services"]
     descriptions = {
         "menu": N_("All topics"),
+        "appointment": N_("My meeting with a counsellor"),
         "language": N_("Change language"),
         "help": N_("How I can help"),
         "forget": N_("Delete my data"),
@@ -307,6 +473,10 @@ def build_application(
         .build()
     )
     application.bot_data["services"] = services
+    application.bot_data["contact_keyboards"] = set()
+    if settings.booking.staff_chat_id is not None:
+        # The booking desk was made before the bot existed: it posts through the bot from now on.
+        services.booking_desk.board = TelegramStaffBoard(application.bot, settings.booking.staff_chat_id)
     # Note: order matters. Commands first, so that "/menu" is never read as a question;
     # edited messages are filtered out (UpdateType.MESSAGE), so nothing is answered twice.
     application.add_handler(CommandHandler("start", on_start, filters=private))
@@ -314,11 +484,18 @@ def build_application(
         CommandHandler([name for name in COMMANDS if name != "start"], on_command, filters=private)
     )
     application.add_handler(MessageHandler(private & filters.TEXT, on_text))
+    application.add_handler(MessageHandler(private & filters.CONTACT, on_contact))
     application.add_handler(MessageHandler(private & ~filters.TEXT, on_non_text))
     application.add_handler(CallbackQueryHandler(on_button))
     application.add_error_handler(on_error)
     if application.job_queue is not None:
+        # Reminders and notices are rows: this job sends what is due, at start (first=0) and
+        # every JOBS_INTERVAL_SECONDS, so a restart or a crash loses none.
+        application.job_queue.run_repeating(
+            send_due_messages, interval=settings.jobs_interval_seconds, first=0, name="due messages"
+        )
         application.job_queue.run_repeating(purge_inactive, interval=timedelta(hours=6), first=60)
+        application.job_queue.run_repeating(purge_bookings, interval=BOOKING_PURGE_INTERVAL, first=90)
     return application
 
 

@@ -1,4 +1,11 @@
-"""`bot chat`: the same dialogue core in a terminal; buttons become numbered choices."""
+"""`bot chat`: the same dialogue core in a terminal; buttons become numbered choices.
+
+A file a reply carries (a meeting's .ics) is saved beside the database, in chat-downloads/,
+and its path printed. Telegram's "share my phone number" button has no terminal twin: the
+person types the number. The development database gets a week of example meeting times
+when it has none open, so that booking can be tried at once; a database where staff opened
+times is left alone, and `bot run` never adds any.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,11 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import TextIO
 
+from bot.booking.example_slots import seed_example_slots
+from bot.booking.store import BookingStore
 from bot.dialogue.core import COMMANDS, Dialogue
 from bot.dialogue.replies import Button, Reply
 from bot.nlu.service import nlu_service
@@ -63,19 +73,34 @@ def render(reply: Reply, *, ansi: bool = False) -> str:
 class ConsoleChat:
     """Turns terminal lines into dialogue events: a number taps the last reply's button."""
 
-    def __init__(self, dialogue: Dialogue, out: TextIO, *, ansi: bool = False) -> None:
+    def __init__(
+        self, dialogue: Dialogue, out: TextIO, *, ansi: bool = False, downloads: Path | None = None
+    ) -> None:
         self.dialogue = dialogue
         self.out = out
         self.ansi = ansi
+        self.downloads = downloads
+        """Where files that replies carry are saved (None: not saved, only named)."""
         self.choices: list[Button] = []
 
     def show(self, replies: list[Reply]) -> None:
-        """Print replies; remember the buttons of the last one that had any."""
+        """Print replies (and save their files); remember the buttons of the last one that had any."""
         for reply in replies:
             self.out.write("\n" + render(reply, ansi=self.ansi) + "\n")
+            if reply.attachment is not None:
+                self.out.write(self._save(*reply.attachment) + "\n")
             if reply.choices:
                 self.choices = reply.choices
         self.out.flush()
+
+    def _save(self, filename: str, data: bytes) -> str:
+        """Save a reply's file and say where it is."""
+        if self.downloads is None:
+            return f"(file: {filename})"
+        self.downloads.mkdir(parents=True, exist_ok=True)
+        path = self.downloads / Path(filename).name  # the name alone: never a path of the reply's
+        path.write_bytes(data)
+        return f"(file saved: {path})"
 
     async def begin(self, language: str | None) -> None:
         """Open the conversation: language menu, or straight in with `language`."""
@@ -100,6 +125,17 @@ class ConsoleChat:
         self.show(await self.dialogue.text(CONSOLE_USER, line))
 
 
+def _open_example_slots(bookings: BookingStore, database: Path) -> None:
+    """Open a week of example times in a development database that has none open."""
+    if any(not slot.example for slot in bookings.list_slots(include_removed=True)):
+        # Staff opened times here: a real service's database, where examples would be offered
+        # to real people. Leave it alone.
+        return
+    added = seed_example_slots(bookings)
+    if added:
+        print(f"Opened {added} example meeting times in {database} to try booking with.", file=sys.stderr)
+
+
 async def _read_lines(prompt: str, handle: Callable[[str], Awaitable[None]]) -> None:
     while True:
         try:
@@ -118,7 +154,9 @@ async def run_console(settings: Settings, *, language: str | None = None) -> int
     async with nlu_service(settings) as url:
         services = open_services(settings, url)
         try:
-            chat = ConsoleChat(services.dialogue, sys.stdout, ansi=sys.stdout.isatty())
+            _open_example_slots(services.bookings, settings.database_path)
+            downloads = settings.database_path.parent / "chat-downloads"
+            chat = ConsoleChat(services.dialogue, sys.stdout, ansi=sys.stdout.isatty(), downloads=downloads)
             print("Type your question, a number to choose, /help, or /quit to leave.")
             await chat.begin(language)
             await _read_lines("\n> ", chat.handle)

@@ -547,6 +547,13 @@ class HandoffStore:
                 == 1
             )
 
+    def release_relay(self, pair_id: int) -> None:
+        """Give back a copy taken for sending that failed for now (Telegram asked to wait): retry soon."""
+        with self.transaction():
+            self._write(
+                "UPDATE relay_pairs SET sending_at = NULL WHERE id = ? AND delivered_at IS NULL", [pair_id]
+            )
+
     def drop_relay(self, pair_id: int) -> None:
         """Give up a copy that cannot be delivered (the person blocked the assistant, the message is gone)."""
         with self.transaction():

@@ -28,6 +28,9 @@ DEFAULT_TOKEN = "123456789:TEST-fake-bot-api-token"
 MAX_TEXT_LENGTH = 4096
 """Telegram's limit on a message's text, counted after entity parsing."""
 MAX_CALLBACK_DATA_BYTES = 64
+MAX_CAPTION_LENGTH = 1024
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+"""Telegram's limit on a file a bot uploads (sendDocument)."""
 
 # Parameters that python-telegram-bot sends as raw strings: never JSON-decode them.
 # fmt: off
@@ -150,14 +153,17 @@ def telegram_html_text(source: str) -> str:
 
 @dataclass(frozen=True)
 class SentMessage:
-    """One sendMessage or editMessageText call as the bot made it."""
+    """One sendMessage, editMessageText or sendDocument call as the bot made it."""
 
     method: str
     chat_id: ChatId
     message_id: int
     text: str
+    """The text, or a document's caption ("" without one)."""
     parse_mode: str | None
     reply_markup: JsonDict | None
+    document: UploadedFile | None = None
+    """The file of a sendDocument, as uploaded (name and bytes)."""
 
 
 @dataclass
@@ -362,6 +368,9 @@ class FakeBotApi:
         self.rate_limited = 0
         """How many calls the per-group limit refused with 429."""
         self._handlers.update(self._forum_handlers())
+        self.reply_keyboards: dict[ChatId, JsonDict] = {}
+        """The reply keyboard each chat shows (set by a keyboard, gone with remove_keyboard)."""
+        self._handlers.update(self._booking_handlers())
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -567,10 +576,21 @@ class FakeBotApi:
         location = {"latitude": latitude, "longitude": longitude}
         return self._incoming(user_id, user_id, {"location": location}, "private", "Test", "en")
 
-    def send_contact(self, user_id: int, *, phone_number: str = "+32470000000") -> JsonDict:
-        """Queue the user's own contact."""
-        contact = {"phone_number": phone_number, "first_name": "Test", "user_id": user_id}
-        return self._incoming(user_id, user_id, {"contact": contact}, "private", "Test", "en")
+    def send_contact(
+        self,
+        user_id: int,
+        *,
+        phone_number: str = "+32470000000",
+        language_code: str = "en",
+        contact_user_id: int | None = None,
+    ) -> JsonDict:
+        """Queue a shared contact: the user's own (the request_contact button) unless `contact_user_id`.
+
+        Telegram clients send the number with or without its leading "+".
+        """
+        owner = user_id if contact_user_id is None else contact_user_id
+        contact = {"phone_number": phone_number, "first_name": "Test", "user_id": owner}
+        return self._incoming(user_id, user_id, {"contact": contact}, "private", "Test", language_code)
 
     def send_document(
         self, user_id: int, *, file_name: str = "document.pdf", mime_type: str = "application/pdf"
@@ -879,6 +899,7 @@ class FakeBotApi:
                 data = button.get("callback_data")
                 if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
                     raise _ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        _check_reply_keyboard(markup or {})
         return markup
 
     def _record(self, method: str, chat_id: ChatId, message: JsonDict, params: JsonDict) -> None:
@@ -916,6 +937,7 @@ class FakeBotApi:
             **self._thread_fields(key, params),
         }
         self._set_markup(message, markup)
+        self._track_reply_keyboard(key, chat, markup)
         reply = params.get("reply_parameters")
         reply_id = reply.get("message_id") if isinstance(reply, dict) else None
         reply_id = reply_id or params.get("reply_to_message_id")
@@ -1277,3 +1299,79 @@ class FakeBotApi:
     def block_bot(self, user_id: int) -> None:
         """The user blocks the bot: every later message to them answers 403."""
         self._blocked.add(user_id)
+
+    # ---------------------------------------------------------- booking (#17)
+    # Documents (a meeting's .ics), reply keyboards with request_contact, and their removal.
+
+    def documents_to(self, chat_id: ChatId) -> list[UploadedFile]:
+        """Every file the bot sent to that chat with sendDocument, oldest first."""
+        return [m.document for m in self.messages_to(chat_id) if m.document is not None]
+
+    def _booking_handlers(self) -> dict[str, Callable[[JsonDict], Awaitable[Any]]]:
+        return {"senddocument": self._send_document}
+
+    def _track_reply_keyboard(self, key: ChatId, chat: JsonDict, markup: JsonDict | None) -> None:
+        """Remember the reply keyboard a message sets or removes (inline keyboards leave it)."""
+        if markup is None:
+            return
+        if "keyboard" in markup:
+            requests_contact = any(b.get("request_contact") for row in markup["keyboard"] for b in row)
+            if requests_contact and chat.get("type") != "private":
+                raise _ApiError(
+                    400, "Bad Request: KEYBOARD_BUTTON_REQUEST_CONTACT is allowed only in private chats"
+                )
+            self.reply_keyboards[key] = markup
+        elif markup.get("remove_keyboard") is True:
+            self.reply_keyboards.pop(key, None)
+
+    async def _send_document(self, params: JsonDict) -> JsonDict:
+        key, chat = self._bot_chat(params.get("chat_id"))
+        upload = params.get("document")
+        if not isinstance(upload, UploadedFile):  # a file_id or URL: the fake knows no files
+            raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if not upload.data:
+            raise _ApiError(400, "Bad Request: file must be non-empty")
+        if len(upload.data) > MAX_UPLOAD_BYTES:
+            raise _ApiError(413, "Request Entity Too Large")
+        caption = params.get("caption")
+        if caption is not None:
+            caption = self._text({**params, "text": caption})
+            if len(telegram_html_text(caption) if params.get("parse_mode") else caption) > MAX_CAPTION_LENGTH:
+                raise _ApiError(400, "Bad Request: message caption is too long")
+        markup = self._markup(params)
+        document = {**self._file(), "file_name": upload.filename, "mime_type": upload.content_type,
+                    "file_size": len(upload.data)}  # fmt: skip
+        message: JsonDict = {
+            "message_id": self._new_message_id(key),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.bot_user,
+            "document": document,
+            **({"caption": caption} if caption else {}),
+        }
+        self._set_markup(message, markup)
+        self._track_reply_keyboard(key, chat, markup)
+        self._messages[(key, message["message_id"])] = message
+        parse_mode = params.get("parse_mode")
+        self.sent.append(SentMessage("sendDocument", key, message["message_id"], caption or "",
+                                     parse_mode if isinstance(parse_mode, str) else None, markup,
+                                     document=upload))  # fmt: skip
+        for listener in self._listeners:
+            listener(self.sent[-1])
+        self._signal.notify()
+        return message
+
+
+def _check_reply_keyboard(markup: JsonDict) -> None:
+    """Refuse what Telegram refuses in a reply keyboard or its removal."""
+    if "keyboard" in markup:
+        rows = markup["keyboard"]
+        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+            raise _ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+        for row in rows:
+            for button in row:
+                text = button.get("text") if isinstance(button, dict) else button
+                if not isinstance(text, str) or not text.strip():
+                    raise _ApiError(400, "Bad Request: keyboard button text must be non-empty")
+    if "remove_keyboard" in markup and markup["remove_keyboard"] is not True:
+        raise _ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")

@@ -11,6 +11,8 @@ from bot.booking.store import BookingStore
 from bot.clock import Clock, SystemClock
 from bot.content.library import ContentLibrary
 from bot.dialogue.core import Dialogue, Policy
+from bot.handoff.desk import HandoffDesk
+from bot.handoff.service import Handoff
 from bot.nlu.cache import CachedNLU
 from bot.nlu.client import NLUClient
 from bot.nlu.resilient import ResilientNLU
@@ -28,8 +30,12 @@ class Services:
     nlu_client: NLUClient
     bookings: BookingStore
     booking_desk: BookingDesk
-    """Where "talk to a counsellor" leads; its `board` is where staff read about bookings."""
+    """Where meetings and call-backs are booked; its `board` is where staff read about bookings."""
     dialogue: Dialogue
+    handoff: Handoff
+    """Tickets, the queue and live availability (staff handoff)."""
+    handoff_desk: HandoffDesk
+    """Where "talk to a counsellor" leads: talking now, else the booking desk; its `notifier` tells staff."""
 
     @classmethod
     def create(cls, settings: Settings, nlu_url: str, *, clock: Clock | None = None) -> Services:
@@ -55,19 +61,23 @@ class Services:
             clock=clock,
             default_language=settings.default_language,
         )
+        # The staff handoff: tickets and live conversations in front of the booking desk. Its
+        # notifier (the Telegram forum) is set by the front-end when a staff group is configured.
+        handoff = Handoff(store, settings.handoff, settings.booking.office_hours, clock)
+        handoff_desk = HandoffDesk(library, handoff, desk)
         client = NLUClient(nlu_url, timeout=settings.nlu_timeout)
         dialogue = Dialogue(
             library,
             CachedNLU(ResilientNLU(client), max_entries=settings.nlu_cache_size),
             store,
-            desk=desk,
+            desk=handoff_desk,
             default_language=settings.default_language,
             policy=Policy(
                 messages_per_minute=settings.user_messages_per_minute,
                 retention_days=settings.retention_days,
             ),
         )
-        return cls(settings, library, store, client, bookings, desk, dialogue)
+        return cls(settings, library, store, client, bookings, desk, dialogue, handoff, handoff_desk)
 
     async def aclose(self) -> None:
         """Close connections and the database."""

@@ -14,6 +14,7 @@ from bot.nlu.intents import LANGUAGES
 
 if TYPE_CHECKING:
     from bot.booking.settings import BookingSettings
+    from bot.handoff.settings import HandoffSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
@@ -71,6 +72,18 @@ def _default_booking() -> BookingSettings:
     return _booking({})
 
 
+def _handoff(env: Mapping[str, str]) -> HandoffSettings:
+    """Read the staff handoff's settings (staff groups, staff, the staff language, retention)."""
+    # Imported here, like the booking's: bot.handoff.settings builds on this module.
+    from bot.handoff.settings import HandoffSettings
+
+    return HandoffSettings.from_env(env)
+
+
+def _default_handoff() -> HandoffSettings:
+    return _handoff({})
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable, with defaults that run the console chat out of the box."""
@@ -98,6 +111,7 @@ class Settings:
     jobs_interval_seconds: float = 30.0
     """How often reminders and staff notices due in the database are sent (and once at start)."""
     booking: BookingSettings = field(default_factory=_default_booking)
+    handoff: HandoffSettings = field(default_factory=_default_handoff)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -148,6 +162,7 @@ class Settings:
             serve_draft_answers=_flag(env, "SERVE_DRAFT_ANSWERS", False),
             jobs_interval_seconds=_number(env, "JOBS_INTERVAL_SECONDS", 30, 0.2, 3600),
             booking=_booking(env),
+            handoff=_handoff(env),
         )
 
     def require_token(self) -> str:

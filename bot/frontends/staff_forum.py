@@ -48,7 +48,7 @@ from bot.booking.store import BookingStore
 from bot.clock import BRUSSELS
 from bot.content.library import ContentLibrary, Translator
 from bot.content.topics import COUNSELLOR, MENU, is_topic
-from bot.dialogue.replies import FORGET_YES, Reply
+from bot.dialogue.replies import Reply
 from bot.handoff.desk import END, ended_reply, place_lines
 from bot.handoff.models import (
     Actor,
@@ -652,6 +652,10 @@ class StaffForum:
             with contextlib.suppress(TelegramError):
                 await self.bot.send_message(ticket.chat_id, _unescape(text))
 
+    async def person_forgotten(self) -> None:
+        """A person deleted their data (the StaffNotifier's hook): clear their topics now."""
+        await self.clean_up_forgotten()
+
     async def clean_up_forgotten(self) -> None:
         """Delete the topics of people who deleted their data; tell staff only the ticket numbers."""
         for cleanup in self.tickets.pending_cleanups():
@@ -858,11 +862,6 @@ async def on_member_change(update: Update, context: Context) -> None:
         _forum(context).staff.forget_member(change.new_chat_member.user.id)
 
 
-async def after_forget(update: Update, context: Context) -> None:
-    """After a person deleted their data: delete their topic, tell staff the ticket numbers only."""
-    await _forum(context).clean_up_forgotten()
-
-
 async def relay_job(context: Context) -> None:
     """Resume pending copies, delete forgotten people's topics, mention long waits."""
     forum = _forum(context)
@@ -917,8 +916,6 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], forum: Staff
         MessageHandler(staff_chats & filters.UpdateType.EDITED_MESSAGE, on_staff_edit), group=-1
     )
     application.add_handler(ChatMemberHandler(on_member_change, ChatMemberHandler.CHAT_MEMBER), group=-1)
-    # Group 1, after the dialogue: a confirmed /forget queued the person's topic for deletion.
-    application.add_handler(CallbackQueryHandler(after_forget, pattern=f"^{FORGET_YES}$"), group=1)
     if application.job_queue is not None:
         # first=0: at start-up, copies a killed process left pending go out before anything new.
         application.job_queue.run_repeating(relay_job, interval=RELAY_JOB_INTERVAL, first=0)

@@ -20,7 +20,7 @@ from bot.booking.display import format_when
 from bot.booking.staff import StaffCard
 from bot.booking.store import BookingStore
 from bot.content.library import ContentLibrary, Translator
-from bot.dialogue.desk import CounsellorDesk
+from bot.dialogue.desk import AfterForget, CounsellorDesk
 from bot.dialogue.replies import MENU, Button, Reply
 from bot.handoff.models import QueuePlace, Ticket
 from bot.handoff.service import Handoff, LiveRequest
@@ -48,6 +48,10 @@ class StaffNotifier(Protocol):
         """A booking card that opens no ticket (cancelled, forgotten): show it to staff."""
         ...
 
+    async def person_forgotten(self) -> None:
+        """A person deleted their data: delete their topics, tell staff only the ticket numbers."""
+        ...
+
 
 class NullNotifier:
     """No staff forum: nobody to tell (the command line still lists every ticket)."""
@@ -59,6 +63,9 @@ class NullNotifier:
         """Do nothing."""
 
     async def card_without_ticket(self, card: StaffCard) -> None:
+        """Do nothing."""
+
+    async def person_forgotten(self) -> None:
         """Do nothing."""
 
 
@@ -131,6 +138,25 @@ class HandoffDesk:
         if name == "end":
             return await self.end(user, language)
         return await self.inner.command(user, name, language)
+
+    async def contact(self, user: User, phone_number: str, language: str) -> list[Reply] | None:
+        """A shared phone number is the booking desk's."""
+        return await self.inner.contact(user, phone_number, language)
+
+    def forget(self, user_id: str, language: str) -> AfterForget:
+        """Stop relaying at once (inside the deletion's transaction); afterwards, clear the staff topics.
+
+        The handoff store's forget hook deletes the person's tickets, pairs and topics in the
+        same transaction and queues their topics for deletion in Telegram.
+        """
+        self.handoff.tickets.prepare_forget(user_id)
+        inner_after = self.inner.forget(user_id, language)
+
+        async def after() -> None:
+            await inner_after()
+            await self.notifier.person_forgotten()
+
+        return after
 
     # -- steps -------------------------------------------------------------------------------
 

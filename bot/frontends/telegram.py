@@ -45,6 +45,9 @@ from bot.content.topics import COUNSELLOR, N_
 from bot.dialogue.core import COMMANDS
 from bot.dialogue.replies import MENU, TOPIC, Button, Reply
 from bot.frontends.staff_cards import TelegramStaffBoard
+from bot.frontends.staff_forum import StaffForum
+from bot.frontends.staff_forum import install as install_staff_forum
+from bot.handoff.desk import TicketBoard
 from bot.nlu.service import nlu_service
 from bot.services import Services
 from bot.settings import Settings
@@ -477,6 +480,19 @@ def build_application(
     if settings.booking.staff_chat_id is not None:
         # The booking desk was made before the bot existed: it posts through the bot from now on.
         services.booking_desk.board = TelegramStaffBoard(application.bot, settings.booking.staff_chat_id)
+    if settings.handoff.routing.enabled:
+        # The staff forum (issue 18): tickets in one topic per person, live relay, staff commands.
+        # Bookings and call-backs become tickets there, instead of plain cards.
+        forum = StaffForum(
+            application.bot,
+            services.handoff,
+            services.library,
+            bookings=services.bookings,
+            staff_language=settings.handoff.staff_language,
+        )
+        services.handoff_desk.notifier = forum
+        services.booking_desk.board = TicketBoard(services.handoff, services.bookings, forum)
+        install_staff_forum(application, forum)
     # Note: order matters. Commands first, so that "/menu" is never read as a question;
     # edited messages are filtered out (UpdateType.MESSAGE), so nothing is answered twice.
     application.add_handler(CommandHandler("start", on_start, filters=private))
@@ -505,6 +521,9 @@ async def _start_receiving(
     """Meet Telegram, register the commands, start the handlers, then the webhook or polling."""
     try:
         await application.initialize()
+        forum = application.bot_data.get("staff_forum")
+        if isinstance(forum, StaffForum):
+            await forum.check()  # a staff group without topics or rights stops the start, in one line
         await register_commands(application)
         await application.start()
         assert application.updater is not None
@@ -515,9 +534,12 @@ async def _start_receiving(
                 url_path="telegram",
                 webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
                 secret_token=settings.webhook_secret,
+                allowed_updates=Update.ALL_TYPES,  # chat_member too: staff who join or leave
             )
         else:
-            await application.updater.start_polling(poll_interval=0, timeout=poll_timeout)
+            await application.updater.start_polling(
+                poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+            )
     except InvalidToken:
         raise StartupError("Telegram refused TELEGRAM_BOT_TOKEN: copy it again from @BotFather") from None
     except BadRequest as error:  # e.g. a webhook address Telegram does not accept

@@ -53,9 +53,11 @@ pytest: models/.trained
 
 # The terminal twin serves draft answers (a developer reads them, not a user) and keeps its
 # own database, apart from `make run`'s var/assistant.db.
-chat: DATABASE_PATH ?= var/dev.db
+# `make chat` keeps its own database (example slots, test bookings), apart from `make run`'s
+# DATABASE_PATH, even when .env sets that one.
+CHAT_DATABASE_PATH ?= var/dev.db
 chat: models/.trained  ## talk to the assistant in this terminal (drafts shown; database var/dev.db)
-	SERVE_DRAFT_ANSWERS=1 DATABASE_PATH=$(DATABASE_PATH) $(VENV)/bot chat
+	SERVE_DRAFT_ANSWERS=1 DATABASE_PATH=$(CHAT_DATABASE_PATH) $(VENV)/bot chat
 
 run: models/.trained  ## serve the assistant on Telegram (TELEGRAM_BOT_TOKEN; reviewed answers only)
 	$(VENV)/bot run

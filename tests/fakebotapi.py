@@ -1200,8 +1200,14 @@ class FakeBotApi:
     async def _get_chat(self, params: JsonDict) -> JsonDict:
         key, _ = self._forum_of(params)
         chat = {**self._chats[key], "accent_color_id": 0, "max_reaction_count": 11}
-        chat["accepted_gift_types"] = {"unlimited_gifts": False, "limited_gifts": False,
-                                       "unique_gifts": False, "premium_subscription": False}  # fmt: skip
+        gifts = (
+            "unlimited_gifts",
+            "limited_gifts",
+            "unique_gifts",
+            "premium_subscription",
+            "gifts_from_channels",
+        )
+        chat["accepted_gift_types"] = dict.fromkeys(gifts, False)
         return chat
 
     async def _get_chat_member(self, params: JsonDict) -> JsonDict:

@@ -70,8 +70,9 @@ eval: models/.trained  ## our accuracy per language on both splits, beside Rasa'
 bench-nlu: models/.trained  ## NLU latency, concurrency, memory, start-up and training time
 	$(VENV)/python -m benchmarks.nlu
 
-bench-bot: models/.trained  ## simulated Telegram users through the fake Bot API
+bench-bot: models/.trained  ## simulated Telegram users through the fake Bot API; 200 people booking 100 places
 	$(VENV)/python -m benchmarks.bot
+	$(VENV)/python -m benchmarks.booking
 
 extract: | .venv/.setup-done  ## extract interface strings into locales/messages.pot
 	$(VENV)/bot content extract

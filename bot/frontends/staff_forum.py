@@ -119,6 +119,8 @@ class StaffForum:
         self.tr: Translator = library.translator(staff_language)
         self._locks: dict[int, asyncio.Lock] = {}
         self._last_signer: dict[int, str] = {}
+        self._started_at = handoff.clock.now()
+        self._resumed = False
         if handoff.staff is None:
             handoff.staff = StaffDirectory(
                 self.is_member, handoff.tickets, allowed_ids=handoff.settings.staff_user_ids
@@ -457,6 +459,11 @@ class StaffForum:
 
     async def resume(self) -> None:
         """Send every pending copy (after a restart, a 429 or a failure), ticket by ticket, in order."""
+        if not self._resumed:  # the first run, at start-up: a killed process's claims are ours now
+            released = self.tickets.release_abandoned_relays(self._started_at)
+            if released:
+                logger.info("Resuming %d relayed message(s) a previous run left unsent", released)
+            self._resumed = True
         for ticket_id in dict.fromkeys(pair.ticket_id for pair in self.tickets.pending_relays()):
             await self.flush(ticket_id)
 

@@ -554,6 +554,20 @@ class HandoffStore:
                 "UPDATE relay_pairs SET sending_at = NULL WHERE id = ? AND delivered_at IS NULL", [pair_id]
             )
 
+    def release_abandoned_relays(self, started_at: datetime) -> int:
+        """At start-up: give back copies a previous process took and never marked delivered; return how many.
+
+        Only one assistant process sends relays (Telegram gives updates to one), so a claim older
+        than this process's start belongs to a process that is gone (killed with kill -9, say):
+        waiting `RELAY_STALE_AFTER` for it would only delay the conversation. A copy that process
+        sent just before it died is then sent again (the window is one Bot API call).
+        """
+        with self.transaction():
+            return self._write(
+                "UPDATE relay_pairs SET sending_at = NULL WHERE delivered_at IS NULL AND sending_at < ?",
+                [iso(started_at)],
+            )
+
     def drop_relay(self, pair_id: int) -> None:
         """Give up a copy that cannot be delivered (the person blocked the assistant, the message is gone)."""
         with self.transaction():

@@ -20,7 +20,6 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
-    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -44,7 +43,6 @@ from telegram.ext import (
 from bot.content.topics import COUNSELLOR, N_
 from bot.dialogue.core import COMMANDS
 from bot.dialogue.replies import MENU, TOPIC, Button, Reply
-from bot.frontends.staff_cards import TelegramStaffBoard
 from bot.frontends.staff_forum import StaffForum
 from bot.frontends.staff_forum import install as install_staff_forum
 from bot.handoff.desk import TicketBoard
@@ -74,7 +72,7 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
 
     @property
     def contact_keyboards(self) -> set[int]:
-        """Chats showing the "share my phone number" keyboard, removed with the next reply.
+        """Chats showing the "share my phone number" keyboard, removed once no step asks for a number.
 
         A cache: after a restart the keyboard stays until used (it is one-time), and a
         number shared when no step asks for one gets the "text only" answer.
@@ -194,17 +192,16 @@ async def _retrying(request: Callable[[], Awaitable[_T]], what: str) -> _T:
 
 async def _send(
     bot: ExtBot[None], chat_id: int, reply: Reply, *, html: bool = True, remove_keyboard: bool = False
-) -> Message:
-    """Send one message (see `_retrying`); with `remove_keyboard`, take a reply keyboard away.
+) -> None:
+    """Send one message (see `_retrying`); with `remove_keyboard`, take the reply keyboard away.
 
-    A message carries one markup: inline buttons or a change of the reply keyboard. A reply
-    with buttons that must also remove the keyboard is sent removing it, then given its
-    buttons (Telegram lets a bot add an inline keyboard to its message afterwards).
+    A message carries one markup: inline buttons or a change of the reply keyboard, and
+    Telegram cannot edit inline buttons into a message that removed a keyboard. So only a
+    reply without buttons removes it (see `send_replies`).
     """
-    inline = _markup(reply)
-    markup = ReplyKeyboardRemove() if remove_keyboard else inline
-    what = reply.key or "a reply"
-    message = await _retrying(
+    assert not (remove_keyboard and reply.buttons), "a message with buttons cannot remove a keyboard"
+    markup = ReplyKeyboardRemove() if remove_keyboard else _markup(reply)
+    await _retrying(
         lambda: bot.send_message(
             chat_id,
             reply.text,
@@ -212,13 +209,8 @@ async def _send(
             reply_markup=markup,
             disable_web_page_preview=True,
         ),
-        what,
+        reply.key or "a reply",
     )
-    if remove_keyboard and inline is not None:
-        await _retrying(
-            lambda: bot.edit_message_reply_markup(chat_id, message.message_id, reply_markup=inline), what
-        )
-    return message
 
 
 async def _send_contact_keyboard(bot: ExtBot[None], services: Services, chat_id: int, user_key: str) -> None:
@@ -246,31 +238,39 @@ async def _send_document(bot: ExtBot[None], chat_id: int, reply: Reply) -> None:
 
 async def deliver(
     bot: ExtBot[None], services: Services, chat_id: int, user_key: str, reply: Reply, *,
-    keyboards: set[int] | None = None,
+    remove_keyboard: bool = False, offer_keyboard: bool = True,
 ) -> None:  # fmt: skip
-    """Send one reply: its text and buttons, the phone-number keyboard it asks for, its file.
-
-    `keyboards` (chats showing the phone-number keyboard) is updated when given; a reply sent
-    on the assistant's own initiative (a reminder) leaves the keyboard alone.
-    """
-    remove = keyboards is not None and chat_id in keyboards and not reply.contact_request
-    await _send(bot, chat_id, reply, remove_keyboard=remove)
-    if keyboards is not None and remove:
-        keyboards.discard(chat_id)
-    if reply.contact_request:
+    """Send one reply: its text and buttons, the phone-number keyboard it asks for, its file."""
+    await _send(bot, chat_id, reply, remove_keyboard=remove_keyboard)
+    if reply.contact_request and offer_keyboard:
         await _send_contact_keyboard(bot, services, chat_id, user_key)
-        if keyboards is not None:
-            keyboards.add(chat_id)
     if reply.attachment is not None:
         await _send_document(bot, chat_id, reply)
 
 
 async def send_replies(context: Context, chat_id: int, user_key: str, replies: list[Reply]) -> None:
-    """Send replies in order; a refused one becomes an apology; stop for users who blocked us."""
+    """Send replies in order; a refused one becomes an apology; stop for users who blocked us.
+
+    The phone-number keyboard is offered once while a step asks for a number, and taken away
+    by the first reply without buttons after that; when every reply has buttons, a short
+    message of its own takes it away first.
+    """
+    keyboards = context.contact_keyboards
+    asks = any(reply.contact_request for reply in replies)
+    remove_with: Reply | None = None
+    if chat_id in keyboards and not asks:
+        remove_with = next((reply for reply in replies if not reply.buttons), None)
+        if remove_with is None:
+            remove_with = Reply("✓", key="keyboard_removed")
+            replies = [remove_with, *replies]
+        keyboards.discard(chat_id)
+    shown = chat_id in keyboards
+    if asks:
+        keyboards.add(chat_id)
     for reply in replies:
         try:
             await deliver(context.bot, context.services, chat_id, user_key, reply,
-                          keyboards=context.contact_keyboards)  # fmt: skip
+                          remove_keyboard=reply is remove_with, offer_keyboard=not shown)  # fmt: skip
         except Forbidden:
             logger.info("A user blocked the assistant; marked inactive")
             context.services.dialogue.blocked(user_key)
@@ -477,9 +477,6 @@ def build_application(
     )
     application.bot_data["services"] = services
     application.bot_data["contact_keyboards"] = set()
-    if settings.booking.staff_chat_id is not None:
-        # The booking desk was made before the bot existed: it posts through the bot from now on.
-        services.booking_desk.board = TelegramStaffBoard(application.bot, settings.booking.staff_chat_id)
     if settings.handoff.routing.enabled:
         # The staff forum (issue 18): tickets in one topic per person, live relay, staff commands.
         # Bookings and call-backs become tickets there, instead of plain cards.

@@ -70,9 +70,10 @@ eval: models/.trained  ## our accuracy per language on both splits, beside Rasa'
 bench-nlu: models/.trained  ## NLU latency, concurrency, memory, start-up and training time
 	$(VENV)/python -m benchmarks.nlu
 
-bench-bot: models/.trained  ## simulated Telegram users through the fake Bot API; 200 people booking 100 places
+bench-bot: models/.trained  ## simulated Telegram users through the fake Bot API; 200 people booking 100 places; live conversations through one staff group
 	$(VENV)/python -m benchmarks.bot
 	$(VENV)/python -m benchmarks.booking
+	$(VENV)/python -m benchmarks.handoff
 
 extract: | .venv/.setup-done  ## extract interface strings into locales/messages.pot
 	$(VENV)/bot content extract

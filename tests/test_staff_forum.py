@@ -271,6 +271,31 @@ async def test_staff_forum_relay_both_ways_as_copies_signed_with_the_alias(world
     assert world.api.messages_to(PERSON)[-1].method == "copyMessage"
 
 
+async def test_staff_forum_voice_and_document_are_copied_and_edits_follow(world: World) -> None:
+    await world.duty_on()
+    await world.ask_for_person()
+    await world.press_card(ANNA, "c")
+    await world.api.wait_for_messages(PERSON, 1)
+    thread = world.thread()
+    written = world.api.send_text(PERSON, "my flight is on Monday")["message"]["message_id"]
+    world.api.send_voice(PERSON)
+    world.api.send_document(PERSON)
+    await world.wait(lambda: "document" in world.staff_messages(thread)[-1], "three copies")
+    text_copy, voice, document = world.staff_messages(thread)[-3:]
+    assert "voice" in voice and "document" in document
+    world.api.edit_text(PERSON, written, "my flight is on Tuesday")
+    copy_id = text_copy["message_id"]
+    await world.wait(
+        lambda: world.api.message(STAFF, copy_id)["text"] == "my flight is on Tuesday", "the edit"
+    )
+    staff_message = world.api.send_forum_text(STAFF, ANNA, "See you at 10", thread_id=thread)["message"]
+    copy, _signature = await world.api.wait_for_messages(PERSON, 2)
+    world.api.edit_forum_text(STAFF, staff_message["message_id"], "See you at 11")
+    [edited] = await world.api.wait_for_messages(PERSON, 1)
+    assert edited.method == "editMessageText" and edited.message_id == copy.message_id
+    assert edited.text == "See you at 11"
+
+
 async def test_staff_forum_message_from_a_counsellor_who_does_not_hold_the_ticket_is_not_sent(
     world: World,
 ) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
@@ -557,3 +557,57 @@ def test_dialogue_threshold_is_the_models_fallback_threshold() -> None:
     config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8"))
     [fallback] = [c for c in config["pipeline"] if c["name"] == "FallbackClassifier"]
     assert Policy().confidence_threshold == fallback["threshold"]
+
+
+# -- topics asked, for the staff's ticket card ---------------------------------------------------
+
+
+class OfferRecordingDesk(InformationDesk):
+    """Remembers the user as the desk saw them when a counsellor was asked for."""
+
+    def __init__(self) -> None:
+        self.offered_to: list[User] = []
+
+    async def offer(self, user: User, language: str) -> list[Reply] | None:
+        self.offered_to.append(user)
+        return None
+
+
+async def test_dialogue_remembers_topics_answered_by_name_not_small_talk_fallback_or_counsellor(
+    library: ContentLibrary, nlu: ScriptedNLU, store: Store
+) -> None:
+    desk = OfferRecordingDesk()
+    dialogue = Dialogue(library, nlu, store, desk=desk, policy=Policy(messages_per_minute=1000))
+    nlu.script["how much does it cost"] = predict("costs")
+    nlu.script["hello"] = predict("greet")
+    nlu.script["hmm"] = predict(FALLBACK_INTENT, 0.2, "en", "timeline")
+    nlu.script["can I speak to someone"] = predict("talk_to_counsellor")
+    await choose(dialogue, "en")
+    await dialogue.button(USER, TOPIC + "how_to_apply")  # a topic button
+    await dialogue.text(USER, "how much does it cost")  # understood from free text
+    await dialogue.text(USER, "hello")
+    await dialogue.text(USER, "hmm")
+    await dialogue.text(USER, "can I speak to someone")
+    user = store.get_user(USER)
+    assert user is not None and user.asked_topics == ("how_to_apply", "costs")
+    assert [u.asked_topics for u in desk.offered_to] == [("how_to_apply", "costs")]  # what the desk passes on
+    raw = store.db.execute("SELECT * FROM users").fetchall()
+    assert not any("how much" in str(value) for row in raw for value in row)  # names, never the message
+
+
+async def test_dialogue_forgets_topics_after_a_long_silence(dialogue: Dialogue, store: Store) -> None:
+    clock = store.clock
+    assert isinstance(clock, FixedClock)
+    await choose(dialogue, "en")
+    await dialogue.button(USER, TOPIC + "costs")
+    clock.advance(timedelta(minutes=30))
+    await dialogue.button(USER, TOPIC + "timeline")
+    user = store.get_user(USER)
+    assert user is not None and user.asked_topics == ("costs", "timeline")
+    clock.advance(timedelta(hours=2))
+    await dialogue.command(USER, "menu")  # a new conversation: the old topics are gone
+    user = store.get_user(USER)
+    assert user is not None and user.asked_topics == ()
+    await dialogue.button(USER, TOPIC + "eligibility")
+    user = store.get_user(USER)
+    assert user is not None and user.asked_topics == ("eligibility",)

@@ -269,3 +269,45 @@ def test_store_migration_numbers_users_stored_before_versions(tmp_path: Path) ->
     user = store.get_user("tg:1")
     assert user is not None and user.is_stored and user.version == 1
     store.close()
+
+
+def test_store_keeps_the_last_five_distinct_topics_asked_newest_last(store: Store) -> None:
+    user = store.load_user("tg:1")
+    for topic in ("costs", "timeline", "costs", "eligibility", "how_to_apply", "family_children",
+                  "travel_documents"):  # fmt: skip
+        user = user.asking(topic)
+    assert user.asked_topics == (
+        "costs",
+        "eligibility",
+        "how_to_apply",
+        "family_children",
+        "travel_documents",
+    )
+    store.save_user(user)
+    stored = store.get_user("tg:1")
+    assert stored is not None and stored.asked_topics == user.asked_topics
+    raw = store.db.execute("SELECT asked_topics FROM users WHERE id = 'tg:1'").fetchone()[0]
+    assert raw == "costs,eligibility,how_to_apply,family_children,travel_documents"
+    with pytest.raises(ValueError):
+        user.asking("a, b")
+
+
+def test_store_topics_asked_belong_to_the_conversation_going_on(store: Store, clock: FixedClock) -> None:
+    store.save_user(store.load_user("tg:1").asking("costs"))
+    user = store.get_user("tg:1")
+    assert user is not None
+    assert user.topics_now(clock.now() + timedelta(minutes=59)) == ("costs",)
+    assert user.topics_now(clock.now() + timedelta(minutes=61)) == ()
+    assert user.topics_now(clock.now() + timedelta(minutes=10), timedelta(minutes=5)) == ()
+
+
+def test_store_migration_gives_users_stored_before_no_topics(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Database(path) as db:
+        migrations.apply(db, stop_before="m003_user_asked_topics")
+        with db.atomic():
+            db.execute("INSERT INTO users (id, created_at, last_seen_at) VALUES ('tg:1', 'a', 'a')")
+    store = Store.open(path)
+    user = store.get_user("tg:1")
+    assert user is not None and user.asked_topics == ()
+    store.close()

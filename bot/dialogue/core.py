@@ -4,7 +4,8 @@ Each public coroutine handles one kind of event from a front-end (Telegram or th
 and returns the replies to send, in order. Each event is one unit of work: the user is read
 once, the dialogue decides (asking the NLU or the desk if it must), and what changed is
 written once, in one transaction, at the end. State that must survive a restart lives in
-the store; the per-user inbound limit is a cache of the last minute.
+the store; the per-user inbound limit is a cache of the last minute. What the person asked
+about is remembered by topic name only (the last few answers served), for the staff's card.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.content.i18n import native_name, negotiate_language
 from bot.content.library import ContentLibrary, ServedAnswer, Translator
@@ -35,7 +37,7 @@ from bot.dialogue.replies import (
 from bot.nlu.client import NLUUnavailable, Prediction
 from bot.nlu.intents import FALLBACK_INTENT
 from bot.nlu.resilient import Understanding
-from bot.store.db import Store, User
+from bot.store.db import CONVERSATION_IDLE, Store, User
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ class Policy:
     foreign_turns_before_switch: int = 2
     messages_per_minute: int = 20
     retention_days: int = 180
+    conversation_idle: timedelta = CONVERSATION_IDLE
+    """After this long without a message, the topics asked about are forgotten (a new conversation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +105,7 @@ class Dialogue:
         if limited is not None:
             return limited
         loaded = self.store.load_user(user_id)
-        user = loaded.but(pending=None, active=True)
+        user = self._current(loaded).but(pending=None, active=True)
         payload = (payload or "").strip().lower()
         if payload in self.library.languages:
             return self._finish(loaded, self._chosen_language(user, payload))
@@ -119,7 +123,7 @@ class Dialogue:
         if limited is not None:
             return limited
         loaded = self.store.load_user(user_id)
-        return self._finish(loaded, await self._on_text(loaded, text, language_code))
+        return self._finish(loaded, await self._on_text(self._current(loaded), text, language_code))
 
     async def button(self, user_id: str, data: str, language_code: str | None = None) -> list[Reply]:
         """A tapped button; data that is not ours (forged or stale) gets the menu."""
@@ -127,7 +131,7 @@ class Dialogue:
         if limited is not None:
             return limited
         loaded = self.store.load_user(user_id)
-        return self._finish(loaded, await self._on_button(loaded, data, language_code))
+        return self._finish(loaded, await self._on_button(self._current(loaded), data, language_code))
 
     async def command(self, user_id: str, name: str, language_code: str | None = None) -> list[Reply]:
         """`/menu`, `/language`, `/help`, `/appointment`, `/forget`, `/cancel`."""
@@ -135,7 +139,7 @@ class Dialogue:
         if limited is not None:
             return limited
         loaded = self.store.load_user(user_id)
-        return self._finish(loaded, await self._on_command(loaded, name, language_code))
+        return self._finish(loaded, await self._on_command(self._current(loaded), name, language_code))
 
     async def non_text(self, user_id: str, language_code: str | None = None) -> list[Reply]:
         """A voice note, photo, sticker, file or location: we read text only."""
@@ -143,7 +147,7 @@ class Dialogue:
         if limited is not None:
             return limited
         loaded = self.store.load_user(user_id)
-        return self._finish(loaded, self._text_only(loaded, language_code))
+        return self._finish(loaded, self._text_only(self._current(loaded), language_code))
 
     async def contact(self, user_id: str, phone_number: str, language_code: str | None = None) -> list[Reply]:
         """The user's own phone number, shared with Telegram's button: for the desk, if it asked."""
@@ -151,12 +155,18 @@ class Dialogue:
         if limited is not None:
             return limited
         loaded = self.store.load_user(user_id)
-        language = self._language(loaded, language_code)
-        user = loaded.but(active=True, language=language)
+        current = self._current(loaded)
+        language = self._language(current, language_code)
+        user = current.but(active=True, language=language)
         taken = await self.desk.contact(user, phone_number, language)
         if taken is None:
-            return self._finish(loaded, self._text_only(loaded, language_code))
+            return self._finish(loaded, self._text_only(current, language_code))
         return self._finish(loaded, Outcome(user, language, taken))
+
+    def _current(self, loaded: User) -> User:
+        """The user as this event starts: after a long silence, the topics asked belong to the past."""
+        topics = loaded.topics_now(self.store.clock.now(), self.policy.conversation_idle)
+        return loaded if topics == loaded.asked_topics else loaded.but(asked_topics=topics)
 
     def blocked(self, user_id: str) -> None:
         """The user blocked the assistant: stop writing to them."""
@@ -194,7 +204,7 @@ class Dialogue:
                                                         language=native_name(new)),
                                              self._menu_buttons(new), key="language_switched")])  # fmt: skip
         if data.startswith(TOPIC) and is_topic(data[len(TOPIC) :]):
-            user = user.but(pending=None, unsure_streak=0)
+            user = _asked(user.but(pending=None, unsure_streak=0), data[len(TOPIC) :])
             replies = await self._answer_intent(user, data[len(TOPIC) :], language)
             return Outcome(user.but(language=language), language, replies)
         if data == MENU_DATA:
@@ -284,7 +294,7 @@ class Dialogue:
         self, user: User, prediction: Prediction, language: str
     ) -> tuple[User, list[Reply]]:
         if not self._is_unsure(prediction):
-            user = user.but(unsure_streak=0)
+            user = _asked(user.but(unsure_streak=0), prediction.intent)
             return user, await self._answer_intent(user, prediction.intent, language)
         streak = user.unsure_streak + 1
         counsellor_first = streak >= self.policy.unsure_turns_before_counsellor
@@ -461,3 +471,10 @@ class Dialogue:
 
     def _negotiate(self, language_code: str | None) -> str:
         return negotiate_language(language_code, self.library.languages, self.default_language)
+
+
+def _asked(user: User, intent: str) -> User:
+    """Remember an answered topic by name for the staff's card (not small talk, not "a counsellor")."""
+    if not is_topic(intent) or intent in _SMALL_TALK or intent == COUNSELLOR:
+        return user
+    return user.asking(intent)

@@ -37,6 +37,11 @@ class LiveAvailability:
 
     def check(self, language: str) -> Availability:
         """Return whether a person writing in `language` can be offered a live conversation now."""
+        # No staff group (the console, `make chat`): there is no live conversation to speak of,
+        # open or closed; the person gets the meeting and call-back options only.
+        chat_id = self.store.routing.chat_for(language)
+        if chat_id is None:
+            return Availability(live=False, why="no_staff_group")
         now = self.clock.now()
         if not self.hours.is_open(now):
             try:
@@ -44,9 +49,6 @@ class LiveAvailability:
             except OfficeHoursError:
                 opens_at = None
             return Availability(live=False, why="closed", opens_at=opens_at)
-        chat_id = self.store.routing.chat_for(language)
-        if chat_id is None:
-            return Availability(live=False, why="no_staff_group")
         if not self.store.on_duty(chat_id):
             return Availability(live=False, why="nobody_on_duty")
         return Availability(live=True, why="open")

@@ -162,7 +162,7 @@ class HandoffDesk:
 
     async def _ask_now(self, user: User, language: str) -> list[Reply]:
         before = self.handoff.tickets.open_ticket_of(user.id)
-        request = self.handoff.ask_for_person(user.id, language)
+        request = self.handoff.ask_for_person(user.id, language, user.asked_topics)
         if request.ticket is None:  # the last counsellor went off duty, or the office closed
             return await self.offer(user, language) or []
         if before is None or not before.relays_person:  # new, or a meeting/call-back ticket turned live
@@ -170,8 +170,15 @@ class HandoffDesk:
         return [self._waiting_reply(request, language)]
 
     async def end(self, user: User, language: str) -> list[Reply]:
-        """The person leaves: close their ticket, tell staff, and say the assistant answers again."""
-        ticket = self.handoff.tickets.end_by_person(user.id)
+        """The person leaves: close their ticket, tell staff, and say the assistant answers again.
+
+        Only a conversation with a counsellor ends here: a meeting or call-back ticket nobody
+        has taken up yet stays with staff (the booking's own buttons cancel a meeting).
+        """
+        current = self.handoff.tickets.open_ticket_of(user.id)
+        ticket = None
+        if current is not None and current.relays_person:
+            ticket = self.handoff.tickets.end_by_person(user.id)
         tr = self._tr(language)
         if ticket is None:
             text = tr.gettext("You are not talking with a counsellor at the moment.")
@@ -233,10 +240,12 @@ class TicketBoard:
         opened: tuple[Ticket, bool] | None = None
         if card.kind in ("new", "changed") and card.booking_id is not None:
             booking = self.bookings.booking(card.booking_id)
-            opened = self.handoff.booking_arrived(booking.user_id, booking.language, booking.id)
+            topics = self.handoff.asked_topics(booking.user_id)
+            opened = self.handoff.booking_arrived(booking.user_id, booking.language, booking.id, topics)
         elif card.kind == "callback" and card.callback_id is not None:
             callback = self.bookings.callback(card.callback_id)
-            opened = self.handoff.callback_arrived(callback.user_id, callback.language, callback.id)
+            topics = self.handoff.asked_topics(callback.user_id)
+            opened = self.handoff.callback_arrived(callback.user_id, callback.language, callback.id, topics)
         if opened is None:
             await self.notifier.card_without_ticket(card)
             return

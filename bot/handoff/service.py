@@ -57,6 +57,7 @@ class Handoff:
         is_member: IsMember | None = None,
     ) -> None:
         self.settings = settings
+        self.store = store
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.tickets = HandoffStore(
             store, self.clock, routing=settings.routing, reference=settings.reference_maker()
@@ -91,11 +92,18 @@ class Handoff:
             return None
         return self.tickets.open_ticket(user_id, "meeting", language, asked_topics, booking_id=booking_id)
 
-    def callback_arrived(self, user_id: str, language: str, callback_id: int) -> tuple[Ticket, bool] | None:
+    def callback_arrived(
+        self, user_id: str, language: str, callback_id: int, asked_topics: Sequence[str] = ()
+    ) -> tuple[Ticket, bool] | None:
         """Turn a call-back request into a ticket or attach it to the open one (None: no staff group)."""
         if not self.settings.routing.enabled:
             return None
-        return self.tickets.open_ticket(user_id, "callback", language, callback_id=callback_id)
+        return self.tickets.open_ticket(user_id, "callback", language, asked_topics, callback_id=callback_id)
+
+    def asked_topics(self, user_id: str) -> tuple[str, ...]:
+        """Return the names of the topics the person asked about in the conversation going on."""
+        user = self.store.get_user(user_id)
+        return () if user is None else user.topics_now(self.clock.now())
 
     def overdue(self) -> list[Ticket]:
         """Return waiting live tickets to mention once in the General topic (each already marked)."""

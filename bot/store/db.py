@@ -1,7 +1,8 @@
 """The embedded SQLite store (sqlite-utils), with registered migrations.
 
-It keeps the least it can: per user, the language, where the conversation stands and
-when the user was last seen. No message text and no phone numbers.
+It keeps the least it can: per user, the language, where the conversation stands (with
+the names of the last few topics asked about, for the staff's ticket card) and when the
+user was last seen. No message text and no phone numbers.
 
 One connection serves every coroutine, so a transaction must never span an `await`:
 an event reads the user, decides (awaiting what it must), then writes once. A version
@@ -16,9 +17,9 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -28,6 +29,11 @@ from bot.clock import Clock, SystemClock
 logger = logging.getLogger(__name__)
 
 migrations = Migrations("assistant")
+
+ASKED_TOPICS_KEPT: Final = 5
+"""How many distinct topics of the conversation a user row remembers (the newest)."""
+CONVERSATION_IDLE: Final = timedelta(hours=1)
+"""After this long without a message, a new conversation starts: the topics asked are forgotten."""
 
 
 @migrations()
@@ -67,6 +73,12 @@ def m002_user_version(db: Database) -> None:
     db.execute("UPDATE users SET version = 1")  # version 0 means "never saved"
 
 
+@migrations()
+def m003_user_asked_topics(db: Database) -> None:
+    """Remember the names of the topics asked about in the conversation (never the messages)."""
+    db["users"].add_column("asked_topics", str, not_null_default="")  # type: ignore[union-attr]
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     """What the assistant remembers of one person."""
@@ -81,6 +93,8 @@ class User:
     pending: str | None = None
     """A question the user has to answer first, e.g. "forget" (confirm deletion)."""
     active: bool = True
+    asked_topics: tuple[str, ...] = ()
+    """Names of the topics answered in this conversation (intents, newest last), never a message."""
     created_at: str = ""
     last_seen_at: str = ""
     version: int = 0
@@ -94,6 +108,22 @@ class User:
     def but(self, **changes: Any) -> User:
         """Return a copy with `changes` applied."""
         return replace(self, **changes)
+
+    def asking(self, topic: str) -> User:
+        """Return a copy that remembers `topic` as the newest of the last few topics asked about."""
+        if not topic or "," in topic:
+            raise ValueError(f"{topic!r} is not a topic name")
+        kept = (*(name for name in self.asked_topics if name != topic), topic)
+        return self.but(asked_topics=kept[-ASKED_TOPICS_KEPT:])
+
+    def topics_now(self, now: datetime, idle: timedelta = CONVERSATION_IDLE) -> tuple[str, ...]:
+        """Return the topics of the conversation going on: none once the user was idle longer than `idle`."""
+        if not self.asked_topics or not self.last_seen_at:
+            return self.asked_topics
+        last_seen = datetime.fromisoformat(self.last_seen_at)
+        if last_seen.tzinfo is None:
+            last_seen = last_seen.replace(tzinfo=UTC)
+        return () if now - last_seen > idle else self.asked_topics
 
 
 _FIELDS = tuple(field.name for field in fields(User))
@@ -121,10 +151,16 @@ def _user(row: tuple[Any, ...]) -> User:
         foreign_streak=values["foreign_streak"] or 0,
         pending=values["pending"],
         active=bool(values["active"]),
+        asked_topics=tuple(name for name in (values["asked_topics"] or "").split(",") if name),
         created_at=values["created_at"],
         last_seen_at=values["last_seen_at"],
         version=values["version"],
     )
+
+
+def _column_value(value: Any) -> Any:
+    """A field as SQLite stores it: the topics asked as one short comma-separated string."""
+    return ",".join(value) if isinstance(value, tuple) else value
 
 
 class StaleUser(Exception):
@@ -250,7 +286,7 @@ class Store:
         """Write `user` if the stored version is still `expected_version` (0: not stored yet)."""
         # Prepared statements: sqlite-utils' upsert inspects the table on every call, which
         # cost more than the write itself on each message. (sqlite3 stores bools as 0/1.)
-        values = [getattr(user, name) for name in _FIELDS]
+        values = [_column_value(getattr(user, name)) for name in _FIELDS]
         if expected_version == 0:
             cursor = self.db.execute(_INSERT, values)
         else:

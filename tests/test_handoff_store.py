@@ -495,3 +495,19 @@ def test_a_relay_pair_is_sent_by_one_sender_and_retaken_only_when_abandoned(
     assert handoff.relay_delivered(pair.id, 300)
     clock.advance(timedelta(minutes=5))
     assert not handoff.claim_relay(pair.id)  # delivered: never sent again
+
+
+def test_a_reply_is_relayed_as_a_reply_to_the_copy_on_the_other_side(handoff: HandoffStore) -> None:
+    ticket, _ = handoff.open_ticket("1001", "live", "fa")
+    asked = handoff.record_relay(ticket.id, "in", 10)  # the person's message, copied as 300
+    assert asked is not None and handoff.relay_delivered(asked.id, 300)
+    answer = handoff.record_relay(ticket.id, "out", 500, reply_to=300)  # the counsellor answers the copy
+    assert answer is not None and answer.reply_to == 300
+    assert handoff.reply_target(answer) == 10  # the person sees their own message answered
+    assert handoff.relay_delivered(answer.id, 11)
+    back = handoff.record_relay(ticket.id, "in", 12, reply_to=11)  # the person answers the counsellor's copy
+    assert back is not None and handoff.reply_target(back) == 500
+    plain = handoff.record_relay(ticket.id, "in", 13)
+    unknown = handoff.record_relay(ticket.id, "in", 14, reply_to=3)  # an answer to one of the bot's own
+    assert plain is not None and unknown is not None
+    assert handoff.reply_target(plain) is None and handoff.reply_target(unknown) is None

@@ -4,8 +4,10 @@ One topic per person (title: the pseudonymous reference and the language), creat
 first ticket, closed on resolve, reopened on the next, recreated when deleted by hand. What
 the person writes while a ticket relays goes into their topic as a copy (no forward header);
 what the holder writes in the topic goes to the person as a copy, signed with the holder's
-alias. Claims, releases, resolves, duty and answers are decided by `bot.handoff`; this module
-only translates between Telegram and that domain, and does the Bot API calls.
+alias (in the caption of a photo, voice note or document; else in a short message after a run
+of texts). A reply to a relayed message arrives as a reply to its copy, both ways. Claims,
+releases, resolves, duty and answers are decided by `bot.handoff`; this module only
+translates between Telegram and that domain, and does the Bot API calls.
 
 Every copy is first noted as a relay pair, then taken (`claim_relay`), sent and marked
 delivered: a restart, a 429 or two senders never lose or double one. Everything the staff
@@ -24,10 +26,19 @@ import hashlib
 import html
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
 from telegram import User as TelegramUser
 from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
@@ -77,6 +88,36 @@ _MEMBER_STATUSES: Final = frozenset(
 )
 _KINDS: Final = {"live": "live conversation", "callback": "call-back", "meeting": "meeting"}
 _MODES: Final = {"phone": "phone call", "video": "video call", "desk": "in person"}
+CAPTION_MAX: Final = 1024
+"""Telegram's limit on a caption, in UTF-16 code units."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaCaption:
+    """A counsellor's photo, voice note or document: its caption, to sign the copy in it.
+
+    Kept in memory only until the copy is sent (never in the database): after a restart,
+    the copy goes with its caption as written and a separate signature.
+    """
+
+    text: str | None = None
+    entities: tuple[MessageEntity, ...] = ()
+
+
+def media_caption(message: Message) -> MediaCaption | None:
+    """The caption of a message whose copy can carry one (None: text, stickers, video notes...)."""
+    if not (message.photo or message.voice or message.document or message.video or message.audio
+            or message.animation):  # fmt: skip
+        return None
+    return MediaCaption(message.caption, tuple(message.caption_entities))
+
+
+def _reply_to(message: Message) -> int | None:
+    """The id of the message this one answers; a topic's own first message is not an answer."""
+    answered = message.reply_to_message
+    if answered is None or answered.message_id == message.message_thread_id:
+        return None
+    return answered.message_id
 
 
 def person_chat(user_id: str) -> int | None:
@@ -119,6 +160,7 @@ class StaffForum:
         self.tr: Translator = library.translator(staff_language)
         self._locks: dict[int, asyncio.Lock] = {}
         self._last_signer: dict[int, str] = {}
+        self._captions: dict[int, MediaCaption] = {}  # relay pair id -> the media's caption
         self._started_at = handoff.clock.now()
         self._resumed = False
         if handoff.staff is None:
@@ -366,10 +408,10 @@ class StaffForum:
 
     # -- relay -------------------------------------------------------------------------------
 
-    async def relay_from_person(self, ticket: Ticket, message_id: int) -> None:
+    async def relay_from_person(self, ticket: Ticket, message_id: int, reply_to: int | None = None) -> None:
         """Note the person's message and copy it (and anything still pending) into their topic."""
         try:
-            pair = self.tickets.record_relay(ticket.id, "in", message_id)
+            pair = self.tickets.record_relay(ticket.id, "in", message_id, reply_to)
         except HandoffError:
             return
         if pair is not None:
@@ -396,21 +438,34 @@ class StaffForum:
             self.tickets.drop_relay(pair.id)
             return True
         group = ticket.chat_id
+        target = self.tickets.reply_target(pair)
+        # Without the message answered (deleted, or in a topic recreated since), send it anyway.
+        reply = None if target is None else ReplyParameters(target, allow_sending_without_reply=True)
+        signed = self._signed_caption(ticket, pair)
         try:
             if pair.direction == "in":
                 copy = await self._in_topic(
                     ticket,
                     lambda thread: self.bot.copy_message(group, person, pair.source_message_id,
-                                                         message_thread_id=thread),
+                                                         message_thread_id=thread, reply_parameters=reply),
+                )  # fmt: skip
+            elif signed is not None:
+                copy = await self.bot.copy_message(
+                    person, group, pair.source_message_id, reply_parameters=reply,
+                    caption=signed.text, caption_entities=signed.entities or None,
                 )  # fmt: skip
             else:
-                copy = await self.bot.copy_message(person, group, pair.source_message_id)
+                copy = await self.bot.copy_message(
+                    person, group, pair.source_message_id, reply_parameters=reply
+                )
         except Forbidden:
+            self._captions.pop(pair.id, None)
             self.tickets.drop_relay(pair.id)
             await self._person_blocked(ticket)
             return False
         except BadRequest as error:  # the message is gone (deleted) or cannot be copied: give it up
             logger.warning("A relayed message of ticket %d cannot be copied: %s", ticket.id, error.message)
+            self._captions.pop(pair.id, None)
             self.tickets.drop_relay(pair.id)
             return True
         except (RetryAfter, TelegramError) as error:  # 429 after the limiter's retries, time-outs, 5xx
@@ -418,11 +473,26 @@ class StaffForum:
             self.tickets.release_relay(pair.id)
             return False
         self.tickets.relay_delivered(pair.id, copy.message_id)
-        if pair.direction == "out":
-            await self._sign(ticket, person)
-        else:
+        self._captions.pop(pair.id, None)
+        if pair.direction == "in":
             self._last_signer.pop(ticket.id, None)
+        elif signed is not None and ticket.claimed_alias is not None:
+            self._last_signer[ticket.id] = ticket.claimed_alias  # the media's caption signed the run
+        else:
+            await self._sign(ticket, person)
         return True
+
+    def _signed_caption(self, ticket: Ticket, pair: RelayPair) -> MediaCaption | None:
+        """The caption of a counsellor's media copy with "— alias" added, if Telegram takes it."""
+        media = self._captions.get(pair.id) if pair.direction == "out" else None
+        alias = ticket.claimed_alias
+        if media is None or alias is None:
+            return None
+        signature = f"— {alias}"
+        text = f"{media.text}\n\n{signature}" if media.text else signature
+        if len(text.encode("utf-16-le")) // 2 > CAPTION_MAX:
+            return None  # a long caption keeps its text; the signature follows on its own
+        return MediaCaption(text, media.entities)
 
     async def _sign(self, ticket: Ticket, person: int) -> None:
         """Sign a run of the counsellor's copies once, with their alias (never their account)."""
@@ -448,13 +518,17 @@ class StaffForum:
                 ),
             )
 
-    async def relay_from_staff(self, ticket: Ticket, message_id: int) -> None:
+    async def relay_from_staff(
+        self, ticket: Ticket, message_id: int, reply_to: int | None = None, media: MediaCaption | None = None
+    ) -> None:
         """Note the holder's message in the topic and copy it to the person."""
         try:
-            pair = self.tickets.record_relay(ticket.id, "out", message_id)
+            pair = self.tickets.record_relay(ticket.id, "out", message_id, reply_to)
         except HandoffError:
             return
         if pair is not None:
+            if media is not None:
+                self._captions[pair.id] = media
             await self.flush(ticket.id)
 
     async def resume(self) -> None:
@@ -542,6 +616,9 @@ class StaffForum:
             lines = [tr.gettext("Your counsellor had to leave. You are waiting for the next one.")]
             lines.extend(place_lines(tr, self.handoff.queue.place(ticket)))
             await self._tell_person(ticket, person, Reply("\n".join(lines), key="handoff_released"))
+        elif action == "release":  # a call-back or meeting: back with staff, and the assistant answers
+            reply = ended_reply(tr)
+            await self._tell_person(ticket, person, reply, _markup(reply))
         elif action == "resolve":
             await self.flush(ticket.id)  # what the counsellor wrote last goes before the goodbye
             reply = ended_reply(tr)
@@ -733,7 +810,7 @@ async def on_person_message(update: Update, context: Context) -> None:
             await forum.end_for_person(ticket)
             raise ApplicationHandlerStop
         return  # other commands (/forget, /menu) are the dialogue's
-    await forum.relay_from_person(ticket, message.message_id)
+    await forum.relay_from_person(ticket, message.message_id, _reply_to(message))
     raise ApplicationHandlerStop
 
 
@@ -771,7 +848,7 @@ async def on_staff_message(update: Update, context: Context) -> None:
                                 alias=ticket.claimed_alias or "?", number=ticket.id))  # fmt: skip
         await _reply(message, _unescape(text))
         return
-    await forum.relay_from_staff(ticket, message.message_id)
+    await forum.relay_from_staff(ticket, message.message_id, _reply_to(message), media_caption(message))
 
 
 async def on_staff_edit(update: Update, context: Context) -> None:

@@ -166,6 +166,8 @@ class RelayPair:
     staff_message_id: int | None
     created_at: datetime
     delivered_at: datetime | None = None
+    reply_to: int | None = None
+    """The message the source answers, as an id on the source's side (None: not a reply)."""
 
     @property
     def source_message_id(self) -> int:

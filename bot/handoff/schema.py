@@ -122,6 +122,12 @@ def m002_relay_claims(db: Database) -> None:
     db.execute("ALTER TABLE relay_pairs ADD COLUMN sending_at TEXT")
 
 
+@migrations()
+def m003_relay_reply_to(db: Database) -> None:
+    """Note which message a relayed one answers (an id on its own side), so the copy answers the copy."""
+    db.execute("ALTER TABLE relay_pairs ADD COLUMN reply_to INTEGER")
+
+
 def migrate(db: Database) -> None:
     """Bring the handoff tables to the latest schema."""
     migrations.apply(db)

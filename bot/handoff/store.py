@@ -60,7 +60,7 @@ TICKET_COLUMNS: Final = (
 )
 _TOPIC_COLUMNS: Final = "user_id, chat_id, thread_id, reference, closed, created_at, last_used_at"
 _PAIR_COLUMNS: Final = (
-    "id, ticket_id, direction, person_message_id, staff_message_id, created_at, delivered_at"
+    "id, ticket_id, direction, person_message_id, staff_message_id, created_at, delivered_at, reply_to"
 )
 _STAFF_COLUMNS: Final = "id, alias, language, on_duty, duty_chat_id, duty_since"
 
@@ -131,6 +131,7 @@ def _pair(row: dict[str, Any]) -> RelayPair:
         staff_message_id=row["staff_message_id"],
         created_at=datetime.fromisoformat(row["created_at"]),
         delivered_at=_time(row["delivered_at"]),
+        reply_to=row["reply_to"],
     )
 
 
@@ -490,8 +491,12 @@ class HandoffStore:
 
     # -- relay -------------------------------------------------------------------------------
 
-    def record_relay(self, ticket_id: int, direction: Direction, source_message_id: int) -> RelayPair | None:
+    def record_relay(
+        self, ticket_id: int, direction: Direction, source_message_id: int, reply_to: int | None = None
+    ) -> RelayPair | None:
         """Note a message to copy across before copying it; None if it was noted before (a repeated update).
+
+        `reply_to` is the message it answers, on the same side (the copy then answers its copy).
 
         Raises TicketResolved when the ticket is no longer open (relay nothing; tell the
         counsellor) and TicketNotFound when it is gone.
@@ -502,9 +507,9 @@ class HandoffStore:
             if not ticket.is_open or ticket.forgotten:
                 raise TicketResolved(f"ticket {ticket_id} is resolved; nothing is relayed")
             cursor = self.db.execute(
-                f"INSERT OR IGNORE INTO relay_pairs (ticket_id, direction, {column}, created_at)"
-                " VALUES (?, ?, ?, ?)",
-                [ticket_id, direction, source_message_id, self._now()],
+                f"INSERT OR IGNORE INTO relay_pairs (ticket_id, direction, {column}, created_at, reply_to)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [ticket_id, direction, source_message_id, self._now(), reply_to],
             )
             if cursor.rowcount == 0:
                 return None
@@ -597,6 +602,20 @@ class HandoffStore:
             [ticket_id, value],
         )
         return None if row is None else _pair(row)
+
+    def reply_target(self, pair: RelayPair) -> int | None:
+        """Return the id, on the copy's side, of the message the copy answers (None: not a reply, or gone).
+
+        A person answering the counsellor's copy gets the counsellor's message answered in the
+        topic, and the other way round; answering one's own relayed message works the same.
+        """
+        if pair.reply_to is None:
+            return None
+        if pair.direction == "in":
+            found = self.find_pair(pair.ticket_id, person_message_id=pair.reply_to)
+            return None if found is None else found.staff_message_id
+        found = self.find_pair(pair.ticket_id, staff_message_id=pair.reply_to)
+        return None if found is None else found.person_message_id
 
     # -- staff -------------------------------------------------------------------------------
 

@@ -509,9 +509,16 @@ class FakeBotApi:
         language_code: str = "en",
         chat_type: str = "private",
         first_name: str = "Test",
+        reply_to: int | None = None,
     ) -> JsonDict:
-        """Queue a text message from the user in their chat (chat id = user id)."""
-        return self._incoming(user_id, user_id, {"text": text}, chat_type, first_name, language_code)
+        """Queue a text message from the user in their chat (chat id = user id), maybe a reply."""
+        fields: JsonDict = {"text": text}
+        if reply_to is not None:
+            answered = self._messages.get((user_id, reply_to))
+            if answered is None:
+                raise LookupError(f"chat {user_id} has no message {reply_to} to reply to")
+            fields["reply_to_message"] = copy.deepcopy(answered)
+        return self._incoming(user_id, user_id, fields, chat_type, first_name, language_code)
 
     def send_command(
         self,
@@ -1087,6 +1094,15 @@ class FakeBotApi:
             fields["caption"] = caption
         return self._forum_incoming(chat_id, user_id, fields, thread_id, None)
 
+    def send_forum_voice(
+        self, chat_id: int, user_id: int, *, thread_id: int | None = None, caption: str | None = None
+    ) -> JsonDict:
+        """Queue a staff member's voice note in a topic."""
+        fields: JsonDict = {"voice": {**self._file(), "duration": 4, "mime_type": "audio/ogg"}}
+        if caption is not None:
+            fields["caption"] = caption
+        return self._forum_incoming(chat_id, user_id, fields, thread_id, None)
+
     def edit_forum_text(self, chat_id: int, message_id: int, new_text: str) -> JsonDict:
         """Queue an `edited_message` update for a staff member's earlier message in the group."""
         message = self._messages[(chat_id, message_id)]
@@ -1279,8 +1295,13 @@ class FakeBotApi:
                    if k in ("text", "entities", "photo", "voice", "document", "audio", "video",
                             "sticker", "caption", "caption_entities", "contact", "location")}  # fmt: skip
         if "caption" in params:
-            content["caption"] = params["caption"]
+            caption = str(params["caption"])
+            if len(caption.encode("utf-16-le")) // 2 > 1024:
+                raise _ApiError(400, "Bad Request: message caption is too long")
+            content["caption"] = caption
             content.pop("caption_entities", None)
+            if isinstance(params.get("caption_entities"), list):
+                content["caption_entities"] = params["caption_entities"]
         message: JsonDict = {
             "message_id": self._new_message_id(key),
             "date": int(time.time()),

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.booking.staff import booking_card
 from bot.content.topics import COUNSELLOR
 from bot.dialogue.replies import TOPIC
 from bot.frontends.staff_forum import StaffForum, default_alias
 from bot.handoff.desk import LIVE
 from bot.handoff.models import Actor
-from tests.test_staff_forum import ANNA, BRAM, OTHER_PERSON, PERSON, STAFF, World, buttons, running_world
+from tests.test_staff_forum import ANNA, BRAM, KEY, OTHER_PERSON, PERSON, STAFF, World, buttons, running_world
 
 
 @pytest.fixture
@@ -205,3 +206,20 @@ async def test_staff_forum_median_wait_is_shown_only_once_five_were_claimed(worl
     assert "Your place in the queue: 2." in waiting.text
     assert "Recently, people waited about 6 minutes." in waiting.text
     assert LIVE not in buttons(waiting)
+
+
+async def test_staff_forum_released_meeting_ticket_hands_the_person_back_to_the_assistant(
+    world: World,
+) -> None:
+    bookings = world.services.bookings
+    slot = bookings.add_slot(world.clock.now() + timedelta(days=2), 30, "phone", ("en",))
+    booking = bookings.book(f"tg:{PERSON}", slot.id, "en", phone="+32470123456")
+    await world.services.booking_desk.board.post(booking_card("new", booking, KEY))
+    assert "You hold ticket" in await world.press_card(ANNA, "c")
+    [joined] = await world.api.wait_for_messages(PERSON, 1)
+    assert "A counsellor is with you now" in joined.text
+    assert "back in the queue" in await world.press_card(ANNA, "r")
+    [told] = await world.api.wait_for_messages(PERSON, 1)
+    assert told.text == "The conversation with the counsellor has ended. I answer your questions again."
+    ticket = world.services.handoff.tickets.open_ticket_of(f"tg:{PERSON}")
+    assert ticket is not None and ticket.state == "waiting" and not ticket.relays_person  # still with staff

@@ -15,9 +15,8 @@ import logging
 import secrets
 import sqlite3
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import asdict, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from sqlite_utils import Database
@@ -48,6 +47,7 @@ from bot.booking.models import (
 from bot.booking.schema import migrate
 from bot.clock import BRUSSELS, Clock
 from bot.store.db import Store
+from bot.store.tables import DomainTables, from_iso, from_iso_or_none, iso
 
 log = logging.getLogger(__name__)
 
@@ -77,34 +77,14 @@ _OPEN = "s.removed_at IS NULL AND s.starts_at > :now"
 _UNSENT_REMINDERS = "DELETE FROM reminders WHERE booking_id = ? AND status IN ('pending', 'sending')"
 
 
-def iso(when: datetime) -> str:
-    """Write an aware time as the stored UTC string."""
-    if when.tzinfo is None:
-        raise ValueError("times must be aware")
-    return when.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def _maybe_time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
 def _split(text: str | None) -> tuple[str, ...]:
     return tuple(part for part in (text or "").split(",") if part)
-
-
-def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _slot(row: dict[str, Any]) -> Slot:
     return Slot(
         id=row["s_id"],
-        starts_at=_time(row["s_starts_at"]),
+        starts_at=from_iso(row["s_starts_at"]),
         minutes=row["s_minutes"],
         mode=row["s_mode"],
         desk=row["s_desk"],
@@ -130,8 +110,8 @@ def _booking(row: dict[str, Any]) -> Booking:
         status=row["status"],
         sequence=row["sequence"],
         uid=row["uid"],
-        created_at=_time(row["created_at"]),
-        updated_at=_time(row["updated_at"]),
+        created_at=from_iso(row["created_at"]),
+        updated_at=from_iso(row["updated_at"]),
         cancelled_by=row["cancelled_by"],
     )
 
@@ -144,8 +124,8 @@ def _callback(row: dict[str, Any]) -> Callback:
         language=row["language"],
         part_of_day=row["part_of_day"],
         status=row["status"],
-        created_at=_time(row["created_at"]),
-        done_at=_maybe_time(row["done_at"]),
+        created_at=from_iso(row["created_at"]),
+        done_at=from_iso_or_none(row["done_at"]),
     )
 
 
@@ -158,7 +138,7 @@ def _codes(values: Iterable[str], what: str) -> str:
     return ",".join(codes)
 
 
-class BookingStore:
+class BookingStore(DomainTables):
     """Slots and the bookings people make in them, on the users' SQLite database."""
 
     def __init__(
@@ -168,8 +148,7 @@ class BookingStore:
         *,
         reminder_hours: Sequence[int] = DEFAULT_REMINDER_HOURS,
     ) -> None:
-        self._store = store
-        self.db: Database = store.db
+        super().__init__(store)
         self.clock: Clock = clock if clock is not None else store.clock
         self.reminder_hours = tuple(sorted(set(reminder_hours), reverse=True))
         with store.transaction():  # under the write lock: two processes starting at once migrate once
@@ -178,27 +157,8 @@ class BookingStore:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def transaction(self) -> AbstractContextManager[Any]:
-        """Make several writes one: all of them or none (e.g. a whole CSV import)."""
-        return self._store.transaction()
-
-    def _transaction(self) -> AbstractContextManager[Any]:
-        """One BEGIN IMMEDIATE transaction: the write lock is taken before anything is read."""
-        return self._store.transaction()
-
     def _now(self, now: datetime | None = None) -> datetime:
         return self.clock.now() if now is None else now
-
-    def _query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        return _rows(self.db.execute(sql, params))
-
-    def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        rows = self._query(sql, params)
-        return rows[0] if rows else None
-
-    def _write(self, sql: str, params: Any = ()) -> int:
-        """Run one statement; return how many rows it changed."""
-        return self.db.execute(sql, params).rowcount
 
     # -- slots -------------------------------------------------------------------------------
 
@@ -215,7 +175,7 @@ class BookingStore:
         example: bool = False,
     ) -> Slot:
         """Open one slot; refuse a malformed or duplicate one."""
-        with self._transaction():
+        with self.transaction():
             return self._insert_slot(starts_at, minutes, mode, languages, desk, capacity, counsellor, example)
 
     def add_weekly(
@@ -236,7 +196,7 @@ class BookingStore:
         if until < local.date():
             raise Refused(f"the repetition ends ({until}) before it starts ({local.date()})", "invalid")
         days = [local.date() + timedelta(weeks=week) for week in range((until - local.date()).days // 7 + 1)]
-        with self._transaction():
+        with self.transaction():
             return [
                 self._insert_slot(
                     at_brussels(day, local.time().replace(tzinfo=None)),
@@ -372,7 +332,7 @@ class BookingStore:
     def remove_slot(self, slot_id: int) -> list[Booking]:
         """Withdraw a slot; cancel its upcoming meetings (the people are told); return them."""
         now = iso(self.clock.now())
-        with self._transaction():
+        with self.transaction():
             slot = self.slot(slot_id)
             if slot.removed:
                 raise Refused(f"slot {slot_id} is already removed", "gone")
@@ -418,7 +378,7 @@ class BookingStore:
         """Keep a place in the slot for the person for `minutes` (replacing their previous hold)."""
         now = self.clock.now()
         expires = now + timedelta(minutes=minutes)
-        with self._transaction():
+        with self.transaction():
             self._write("DELETE FROM holds WHERE user_id = ?", [user_id])
             cursor = self.db.execute(
                 f"""INSERT INTO holds (slot_id, user_id, expires_at, created_at)
@@ -430,7 +390,7 @@ class BookingStore:
                 raise self._unavailable(slot_id, user_id, iso(now))
             hold_id = cursor.lastrowid
         assert hold_id is not None
-        return Hold(id=hold_id, slot_id=slot_id, user_id=user_id, expires_at=_time(iso(expires)))
+        return Hold(id=hold_id, slot_id=slot_id, user_id=user_id, expires_at=from_iso(iso(expires)))
 
     def current_hold(self, user_id: str) -> Hold | None:
         """Return the person's live hold, if any."""
@@ -440,11 +400,11 @@ class BookingStore:
         )
         if row is None:
             return None
-        return Hold(row["id"], row["slot_id"], row["user_id"], _time(row["expires_at"]))
+        return Hold(row["id"], row["slot_id"], row["user_id"], from_iso(row["expires_at"]))
 
     def release_hold(self, user_id: str) -> None:
         """Let go of the person's hold (they went back or gave up)."""
-        with self._transaction():
+        with self.transaction():
             self._write("DELETE FROM holds WHERE user_id = ?", [user_id])
 
     # -- bookings ----------------------------------------------------------------------------
@@ -465,7 +425,7 @@ class BookingStore:
             raise Refused(f"the note is longer than {NOTE_MAX_CHARS} characters", "note_too_long")
         now = self.clock.now()
         stamp = iso(now)
-        with self._transaction():
+        with self.transaction():
             self._close_past(stamp, user_id)
             existing = self._upcoming(user_id, stamp)
             if existing is not None:
@@ -554,7 +514,7 @@ class BookingStore:
         """Move a meeting to another slot: the new place is taken in the same write that frees the old."""
         now = self.clock.now()
         stamp = iso(now)
-        with self._transaction():
+        with self.transaction():
             current = self.booking(booking_id)
             if current.status != "booked" or current.slot.ends_at <= now:
                 raise Refused(f"booking {booking_id} is not upcoming", "not_booked")
@@ -591,7 +551,7 @@ class BookingStore:
     def cancel(self, booking_id: int, by: CancelledBy = "person") -> Booking:
         """Cancel an upcoming meeting and free its place (staff cancelling: the person is told)."""
         stamp = iso(self.clock.now())
-        with self._transaction():
+        with self.transaction():
             return self._cancel(self.booking(booking_id), by, stamp)
 
     def _cancel(self, booking: Booking, by: CancelledBy, now: str) -> Booking:
@@ -614,7 +574,7 @@ class BookingStore:
         if outcome not in ("attended", "missed"):
             raise Refused(f"a meeting is marked attended or missed, not {outcome!r}", "invalid")
         now = self.clock.now()
-        with self._transaction():
+        with self.transaction():
             booking = self.booking(booking_id)
             if booking.status == "cancelled":
                 raise Refused(f"booking {booking_id} was cancelled", "not_booked")
@@ -644,7 +604,7 @@ class BookingStore:
         and post a "forgotten" staff card for what it returns.
         """
         stamp = iso(self.clock.now())
-        with self._transaction():
+        with self.transaction():
             rows = self._query(
                 f"SELECT {_BOOKING} WHERE b.user_id = ? AND b.status = 'booked' AND s.ends_at > ?",
                 [user_id, stamp],
@@ -672,7 +632,7 @@ class BookingStore:
         stamp = iso(self._now(now))
         params = {"now": stamp, "stuck": iso(self._now(now) - STUCK_AFTER)}
         due = "status = 'pending' AND due_at <= :now"
-        with self._transaction():
+        with self.transaction():
             counts = DueCounts(
                 requeued=self._write(
                     "UPDATE reminders SET status = 'pending', claimed_at = NULL"
@@ -721,7 +681,7 @@ class BookingStore:
                 id=row["r_id"],
                 booking_id=row["id"],
                 kind=row["r_kind"],
-                due_at=_time(row["r_due_at"]),
+                due_at=from_iso(row["r_due_at"]),
                 status=row["r_status"],
                 booking=_booking(row),
             )
@@ -768,7 +728,7 @@ class BookingStore:
     def due_notices(self, now: datetime | None = None) -> list[PersonNotice]:
         """Return what staff did that people must still be told (none for people who blocked us)."""
         params = {"now": iso(self._now(now)), "stuck": iso(self._now(now) - STUCK_AFTER)}
-        with self._transaction():
+        with self.transaction():
             self._write(
                 "UPDATE person_notices SET status = 'pending', claimed_at = NULL"
                 " WHERE status = 'sending' AND claimed_at <= :stuck",
@@ -791,7 +751,7 @@ class BookingStore:
                 user_id=row["user_id"],
                 kind=row["n_kind"],
                 booking=_booking(row),
-                created_at=_time(row["n_created_at"]),
+                created_at=from_iso(row["n_created_at"]),
             )
             for row in rows
         ]
@@ -822,7 +782,7 @@ class BookingStore:
         if not phone:
             raise Refused("a call-back needs a phone number", "phone_needed")
         stamp = iso(self.clock.now())
-        with self._transaction():
+        with self.transaction():
             try:
                 cursor = self.db.execute(
                     "INSERT INTO callbacks (user_id, phone, language, part_of_day, created_at)"
@@ -855,7 +815,7 @@ class BookingStore:
 
     def callback_done(self, callback_id: int) -> Callback:
         """Record that the person was called; their number is erased at once."""
-        with self._transaction():
+        with self.transaction():
             changed = self._write(
                 "UPDATE callbacks SET status = 'done', done_at = ?, phone = NULL"
                 " WHERE id = ? AND status = 'open'",
@@ -881,7 +841,7 @@ class BookingStore:
         values = {name: value for name, value in body.items() if name in known}
         values["topics"] = tuple(values.get("topics", ()))
         values["user_id"] = user_id
-        values["updated_at"] = _time(row["updated_at"])
+        values["updated_at"] = from_iso(row["updated_at"])
         return Draft(**values)
 
     def save_draft(self, draft: Draft) -> Draft:
@@ -893,7 +853,7 @@ class BookingStore:
             " ON CONFLICT (user_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
             [draft.user_id, json.dumps(body, ensure_ascii=False), iso(now)],
         )
-        return draft.but(updated_at=_time(iso(now)))
+        return draft.but(updated_at=from_iso(iso(now)))
 
     def clear_draft(self, user_id: str) -> None:
         """Forget the person's booking in progress (done or abandoned)."""
@@ -919,7 +879,7 @@ class BookingStore:
             OR (SELECT s.ends_at FROM slots s WHERE s.id = bookings.slot_id) <= :now)"""
         expired = """SELECT b.id FROM bookings b JOIN slots s ON s.id = b.slot_id
             WHERE s.ends_at <= :cutoff OR (b.status = 'cancelled' AND b.updated_at <= :cutoff)"""
-        with self._transaction():
+        with self.transaction():
             self._close_past(stamp)
             holds = self._write("DELETE FROM holds WHERE expires_at <= :now", params)
             drafts = self._write("DELETE FROM drafts WHERE updated_at <= :stale", params)
@@ -971,7 +931,7 @@ class BookingStore:
         table: dict[tuple[str, str], dict[str, int]] = {}
 
         def bump(when: str, language: str, counter: str) -> None:
-            year, week, _ = _time(when).astimezone(BRUSSELS).isocalendar()
+            year, week, _ = from_iso(when).astimezone(BRUSSELS).isocalendar()
             counts = table.setdefault((f"{year}-W{week:02d}", language), {})
             counts[counter] = counts.get(counter, 0) + 1
 

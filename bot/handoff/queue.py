@@ -12,7 +12,8 @@ from typing import Final
 
 from bot.clock import BRUSSELS
 from bot.handoff.models import DayStats, QueuePlace, Ticket, TicketKind
-from bot.handoff.store import TICKET_COLUMNS, HandoffStore, iso, ticket_from_row
+from bot.handoff.store import TICKET_COLUMNS, HandoffStore, ticket_from_row
+from bot.store.tables import iso
 
 MEDIAN_MIN_TICKETS: Final = 5
 """Below this many claimed live tickets in the window, no median is given."""

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlite_utils import Database
@@ -47,6 +45,7 @@ from bot.handoff.models import (
 from bot.handoff.schema import migrate
 from bot.handoff.settings import DEFAULT_RETENTION_DAYS, StaffRouting
 from bot.store.db import Store
+from bot.store.tables import DomainTables, from_iso, from_iso_or_none, iso, rows
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +64,9 @@ _PAIR_COLUMNS: Final = (
 _STAFF_COLUMNS: Final = "id, alias, language, on_duty, duty_chat_id, duty_since"
 
 
-def iso(when: datetime) -> str:
-    """Write an aware time as the stored UTC string."""
-    if when.tzinfo is None:
-        raise ValueError("times must be aware")
-    return when.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def ticket_from_row(row: dict[str, Any]) -> Ticket:
     """Build a Ticket from a row of `tickets` (all columns)."""
-    opened_at = datetime.fromisoformat(row["opened_at"])
+    opened_at = from_iso(row["opened_at"])
     return Ticket(
         id=row["id"],
         user_id=row["user_id"],
@@ -93,15 +76,15 @@ def ticket_from_row(row: dict[str, Any]) -> Ticket:
         state=row["state"],
         chat_id=row["chat_id"],
         opened_at=opened_at,
-        waiting_since=datetime.fromisoformat(row["waiting_since"]),
+        waiting_since=from_iso(row["waiting_since"]),
         claimed_by=row["claimed_by"],
         claimed_alias=row["claimed_alias"],
-        claimed_at=_time(row["claimed_at"]),
-        first_claimed_at=_time(row["first_claimed_at"]),
+        claimed_at=from_iso_or_none(row["claimed_at"]),
+        first_claimed_at=from_iso_or_none(row["first_claimed_at"]),
         wait_seconds=row["wait_seconds"],
-        resolved_at=_time(row["resolved_at"]),
+        resolved_at=from_iso_or_none(row["resolved_at"]),
         ended_by=row["ended_by"],
-        mentioned_at=_time(row["mentioned_at"]),
+        mentioned_at=from_iso_or_none(row["mentioned_at"]),
         booking_id=row["booking_id"],
         callback_id=row["callback_id"],
         asked_topics=tuple(json.loads(row["asked_topics"])),
@@ -117,8 +100,8 @@ def _topic(row: dict[str, Any]) -> PersonTopic:
         thread_id=row["thread_id"],
         reference=row["reference"],
         closed=bool(row["closed"]),
-        created_at=datetime.fromisoformat(row["created_at"]),
-        last_used_at=datetime.fromisoformat(row["last_used_at"]),
+        created_at=from_iso(row["created_at"]),
+        last_used_at=from_iso(row["last_used_at"]),
     )
 
 
@@ -129,8 +112,8 @@ def _pair(row: dict[str, Any]) -> RelayPair:
         direction=row["direction"],
         person_message_id=row["person_message_id"],
         staff_message_id=row["staff_message_id"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        delivered_at=_time(row["delivered_at"]),
+        created_at=from_iso(row["created_at"]),
+        delivered_at=from_iso_or_none(row["delivered_at"]),
         reply_to=row["reply_to"],
     )
 
@@ -142,7 +125,7 @@ def _staff(row: dict[str, Any]) -> StaffMember:
         language=row["language"],
         on_duty=bool(row["on_duty"]),
         duty_chat_id=row["duty_chat_id"],
-        duty_since=_time(row["duty_since"]),
+        duty_since=from_iso_or_none(row["duty_since"]),
     )
 
 
@@ -169,7 +152,7 @@ def _clean_alias(alias: str) -> str:
     return alias
 
 
-class HandoffStore:
+class HandoffStore(DomainTables):
     """Tickets and what staff need to work them, on the users' SQLite database."""
 
     def __init__(
@@ -181,8 +164,7 @@ class HandoffStore:
         reference: Callable[[str], str] | None = None,
     ) -> None:
         """`reference` makes a person's pseudonymous reference (a keyed hash; see settings' PSEUDONYM_KEY)."""
-        self._store = store
-        self.db: Database = store.db
+        super().__init__(store)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.routing = routing if routing is not None else StaffRouting()
         self._reference = reference
@@ -191,23 +173,8 @@ class HandoffStore:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def transaction(self) -> AbstractContextManager[Any]:
-        """One BEGIN IMMEDIATE transaction: the write lock is taken before anything is read."""
-        return self._store.transaction()
-
     def _now(self) -> str:
         return iso(self.clock.now())
-
-    def _query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        return _rows(self.db.execute(sql, params))
-
-    def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        rows = self._query(sql, params)
-        return rows[0] if rows else None
-
-    def _write(self, sql: str, params: Any = ()) -> int:
-        """Run one statement; return how many rows it changed."""
-        return self.db.execute(sql, params).rowcount
 
     def reference_of(self, user_id: str) -> str:
         """Return the person's pseudonymous reference (stable, not reversible)."""
@@ -761,7 +728,7 @@ class HandoffStore:
         each group, so staff can be told "ticket N: the person deleted their data".
         """
         now = self._now()
-        for topic in _rows(
+        for topic in rows(
             db.execute("SELECT chat_id, thread_id FROM person_topics WHERE user_id = ?", [user_id])
         ):
             cursor = db.execute(
@@ -790,7 +757,7 @@ class HandoffStore:
                 chat_id=row["chat_id"],
                 thread_id=row["thread_id"],
                 ticket_ids=tuple(json.loads(row["ticket_ids"])),
-                created_at=datetime.fromisoformat(row["created_at"]),
+                created_at=from_iso(row["created_at"]),
             )
             for row in rows
         ]

@@ -55,16 +55,22 @@ def locales_copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    """An empty store in memory, migrated."""
-    store = Store(Database(memory=True))
+def clock() -> FixedClock:
+    """A clock that stands still at CONTENT_DAY (a test file may define its own `clock`)."""
+    return FixedClock(CONTENT_DAY)
+
+
+@pytest.fixture
+def store(clock: FixedClock) -> Iterator[Store]:
+    """An empty store in memory, migrated, on the test's `clock`."""
+    store = Store(Database(memory=True), clock=clock)
     yield store
     store.close()
 
 
 @pytest.fixture
-def file_store(tmp_path: Path) -> Iterator[Store]:
-    """An empty store in a real SQLite file."""
-    store = Store.open(tmp_path / "assistant.db")
+def file_store(tmp_path: Path, clock: FixedClock) -> Iterator[Store]:
+    """An empty store in a real SQLite file (WAL), on the test's `clock`."""
+    store = Store.open(tmp_path / "assistant.db", clock=clock)
     yield store
     store.close()

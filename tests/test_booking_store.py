@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlite_utils import Database
 
 from bot.booking.brussels import TimeError, format_brussels, parse_brussels
 from bot.booking.models import Draft, HasBooking, NotFound, Refused, SlotUnavailable
@@ -27,23 +25,16 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def users(clock: FixedClock) -> Iterator[Store]:
-    store = Store(Database(memory=True), clock=clock)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def booking(users: Store) -> BookingStore:
-    return BookingStore(users)
+def booking(store: Store) -> BookingStore:
+    return BookingStore(store)
 
 
 def _phone_slot(booking: BookingStore, when: str = "2026-12-10 14:00", capacity: int = 1) -> int:
     return booking.add_slot(parse_brussels(when), 45, "phone", ["fa", "en"], capacity=capacity).id
 
 
-def _person(users: Store, user_id: str) -> None:
-    users.save_user(users.load_user(user_id))
+def _person(store: Store, user_id: str) -> None:
+    store.save_user(store.load_user(user_id))
 
 
 # -- Brussels time -------------------------------------------------------------------------
@@ -165,7 +156,7 @@ def test_a_new_hold_replaces_the_persons_previous_one(booking: BookingStore) -> 
 
 
 def test_book_consumes_the_hold_and_schedules_reminders_24h_and_2h_before(
-    booking: BookingStore, users: Store
+    booking: BookingStore, store: Store
 ) -> None:
     slot = _phone_slot(booking)
     booking.hold(slot, "u1")
@@ -177,7 +168,7 @@ def test_book_consumes_the_hold_and_schedules_reminders_24h_and_2h_before(
         0,
     )
     assert booking.current_hold("u1") is None
-    due = users.db.execute("SELECT kind, due_at FROM reminders ORDER BY due_at").fetchall()
+    due = store.db.execute("SELECT kind, due_at FROM reminders ORDER BY due_at").fetchall()
     assert due == [("24h", "2026-12-09T13:00:00+00:00"), ("2h", "2026-12-10T11:00:00+00:00")]
     assert booking.upcoming_booking("u1") == made
 
@@ -227,7 +218,7 @@ def test_a_meeting_whose_time_passed_unmarked_does_not_block_the_next(
 
 
 def test_change_takes_the_new_slot_frees_the_old_and_grows_the_sequence(
-    booking: BookingStore, users: Store
+    booking: BookingStore, store: Store
 ) -> None:
     old, new = _phone_slot(booking, "2026-12-10 10:00"), _phone_slot(booking, "2026-12-12 10:00")
     made = booking.book("u1", old, "fa", phone=PHONE)
@@ -242,7 +233,7 @@ def test_change_takes_the_new_slot_frees_the_old_and_grows_the_sequence(
     )
     assert booking.slot(old).booked == 0 and booking.slot(new).booked == 1
     assert booking.current_hold("u1") is None
-    due = [row[0] for row in users.db.execute("SELECT due_at FROM reminders ORDER BY due_at")]
+    due = [row[0] for row in store.db.execute("SELECT due_at FROM reminders ORDER BY due_at")]
     assert due == ["2026-12-11T09:00:00+00:00", "2026-12-12T07:00:00+00:00"]
     assert booking.due_notices() == []  # the person changed it: nothing to tell them
 
@@ -265,13 +256,13 @@ def test_change_by_staff_to_a_video_slot_erases_the_phone_and_tells_the_person(b
     assert [(n.kind, n.booking.slot.id) for n in booking.due_notices()] == [("moved", video)]
 
 
-def test_cancel_frees_the_place_and_removes_pending_reminders(booking: BookingStore, users: Store) -> None:
+def test_cancel_frees_the_place_and_removes_pending_reminders(booking: BookingStore, store: Store) -> None:
     slot = _phone_slot(booking)
     made = booking.book("u1", slot, "fa", phone=PHONE)
     cancelled = booking.cancel(made.id)
     assert (cancelled.status, cancelled.cancelled_by, cancelled.sequence) == ("cancelled", "person", 1)
     assert booking.slot(slot).booked == 0 and booking.upcoming_booking("u1") is None
-    assert users.db.execute("SELECT count(*) FROM reminders").fetchone() == (0,)
+    assert store.db.execute("SELECT count(*) FROM reminders").fetchone() == (0,)
     with pytest.raises(Refused) as again:
         booking.cancel(made.id)
     assert again.value.reason == "not_booked"
@@ -291,8 +282,8 @@ def test_mark_attended_only_once_the_meeting_has_begun(booking: BookingStore, cl
 # -- reminders -----------------------------------------------------------------------------
 
 
-def test_a_due_reminder_is_claimed_once(booking: BookingStore, users: Store, clock: FixedClock) -> None:
-    _person(users, "u1")
+def test_a_due_reminder_is_claimed_once(booking: BookingStore, store: Store, clock: FixedClock) -> None:
+    _person(store, "u1")
     booking.book("u1", _phone_slot(booking), "fa", phone=PHONE)
     clock.set(parse_brussels("2026-12-09 14:00"))
     [due] = booking.due_reminders()
@@ -306,9 +297,9 @@ def test_a_due_reminder_is_claimed_once(booking: BookingStore, users: Store, clo
 
 
 def test_a_reminder_claimed_by_a_run_that_crashed_is_sent_again(
-    booking: BookingStore, users: Store, clock: FixedClock
+    booking: BookingStore, store: Store, clock: FixedClock
 ) -> None:
-    _person(users, "u1")
+    _person(store, "u1")
     booking.book("u1", _phone_slot(booking), "fa", phone=PHONE)
     clock.set(parse_brussels("2026-12-09 14:00"))
     [due] = booking.due_reminders()
@@ -320,41 +311,41 @@ def test_a_reminder_claimed_by_a_run_that_crashed_is_sent_again(
 
 
 def test_after_downtime_only_the_latest_reminder_goes_if_the_meeting_is_ahead(
-    booking: BookingStore, users: Store, clock: FixedClock
+    booking: BookingStore, store: Store, clock: FixedClock
 ) -> None:
-    _person(users, "u1")
+    _person(store, "u1")
     booking.book("u1", _phone_slot(booking), "fa", phone=PHONE)
     clock.set(parse_brussels("2026-12-10 13:00"))  # both moments passed while down; meeting at 14:00
     assert [r.kind for r in booking.due_reminders()] == ["2h"]
-    status = dict(users.db.execute("SELECT kind, dropped_because FROM reminders").fetchall())
+    status = dict(store.db.execute("SELECT kind, dropped_because FROM reminders").fetchall())
     assert status == {"24h": "superseded", "2h": None}
 
 
 def test_after_downtime_a_reminder_of_a_meeting_that_has_begun_is_dropped(
-    booking: BookingStore, users: Store, clock: FixedClock
+    booking: BookingStore, store: Store, clock: FixedClock
 ) -> None:
-    _person(users, "u1")
+    _person(store, "u1")
     booking.book("u1", _phone_slot(booking), "fa", phone=PHONE)
     clock.set(parse_brussels("2026-12-10 14:10"))
     assert booking.due_reminders() == []
-    assert users.db.execute("SELECT DISTINCT status FROM reminders").fetchall() == [("dropped",)]
+    assert store.db.execute("SELECT DISTINCT status FROM reminders").fetchall() == [("dropped",)]
 
 
 def test_no_reminder_for_a_cancelled_meeting_or_a_person_who_blocked_us(
-    booking: BookingStore, users: Store, clock: FixedClock
+    booking: BookingStore, store: Store, clock: FixedClock
 ) -> None:
     for user_id in ("u1", "u2"):
-        _person(users, user_id)
+        _person(store, user_id)
     cancelled = booking.book("u1", _phone_slot(booking, "2026-12-10 10:00"), "fa", phone=PHONE)
     booking.book("u2", _phone_slot(booking, "2026-12-10 11:00"), "fa", phone=PHONE)
     booking.cancel(cancelled.id)
-    users.mark_inactive("u2")
+    store.mark_inactive("u2")
     clock.set(parse_brussels("2026-12-09 12:00"))
     assert booking.due_reminders() == []
 
 
-def test_staff_notices_are_claimed_once(booking: BookingStore, users: Store) -> None:
-    _person(users, "u1")
+def test_staff_notices_are_claimed_once(booking: BookingStore, store: Store) -> None:
+    _person(store, "u1")
     made = booking.book("u1", _phone_slot(booking), "fa", phone=PHONE)
     booking.cancel(made.id, by="staff")
     [notice] = booking.due_notices()
@@ -392,7 +383,7 @@ def test_a_draft_survives_as_stored_and_lapses_after_a_day(booking: BookingStore
 
 
 def test_purge_erases_phone_and_note_once_the_meeting_is_over_and_the_row_after_retention(
-    booking: BookingStore, users: Store
+    booking: BookingStore, store: Store
 ) -> None:
     made = booking.book("u1", _phone_slot(booking), "fa", phone=PHONE, note="about my papers")
     request = booking.request_callback("u2", PHONE, "fa", "morning")
@@ -406,7 +397,7 @@ def test_purge_erases_phone_and_note_once_the_meeting_is_over_and_the_row_after_
     late = booking.purge(parse_brussels("2027-01-10 15:00"), retention_days=30)
     assert (late.bookings, late.callbacks, late.slots) == (1, 1, 1)
     for table in ("bookings", "reminders", "callbacks", "slots"):
-        assert users.db.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
+        assert store.db.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
 
 
 def test_purge_deletes_lapsed_holds_and_stale_drafts(booking: BookingStore) -> None:
@@ -417,10 +408,10 @@ def test_purge_deletes_lapsed_holds_and_stale_drafts(booking: BookingStore) -> N
 
 
 def test_forget_cancels_upcoming_meetings_and_leaves_no_row_about_the_person(
-    booking: BookingStore, users: Store
+    booking: BookingStore, store: Store
 ) -> None:
     user_id = "7001234567"
-    _person(users, user_id)
+    _person(store, user_id)
     slot = _phone_slot(booking, "2026-12-10 10:00")
     booking.book(user_id, slot, "fa", phone=PHONE, note=f"call me, I am {user_id}")
     booking.hold(_phone_slot(booking, "2026-12-11 10:00"), user_id)
@@ -430,14 +421,14 @@ def test_forget_cancels_upcoming_meetings_and_leaves_no_row_about_the_person(
     booking.cancel(other.id, by="staff")
 
     cancelled = booking.forget(user_id)
-    users.forget_user(user_id)
+    store.forget_user(user_id)
 
     assert [(b.status, b.cancelled_by) for b in cancelled] == [("cancelled", "forget")]
     assert booking.slot(slot).booked == 0
     leftovers = []
-    for (table,) in users.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
-        for column in users.db[table].columns:  # every column of every table, not only the known ones
-            found = users.db.execute(
+    for (table,) in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+        for column in store.db[table].columns:  # every column of every table, not only the known ones
+            found = store.db.execute(
                 f"SELECT count(*) FROM [{table}] WHERE instr(CAST([{column.name}] AS TEXT), ?) > 0", [user_id]
             ).fetchone()[0]
             if found:

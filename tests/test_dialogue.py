@@ -7,8 +7,7 @@ of predictions makes each conversational rule testable on its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -46,14 +45,6 @@ class ScriptedNLU:
         if self.down:
             raise NLUUnavailable("down")
         return self.script[text]
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    """An empty store in memory, on a clock that stands still."""
-    store = Store(Database(memory=True), clock=FixedClock(datetime(2025, 3, 1, 9, 30, tzinfo=UTC)))
-    yield store
-    store.close()
 
 
 @pytest.fixture

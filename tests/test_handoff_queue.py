@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -28,12 +27,10 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def handoff(clock: FixedClock) -> Iterator[HandoffStore]:
-    store = Store(Database(memory=True), clock=clock)
-    yield HandoffStore(
+def handoff(store: Store, clock: FixedClock) -> HandoffStore:
+    return HandoffStore(
         store, clock, routing=StaffRouting(STAFF_CHAT), reference=lambda user_id: f"R{user_id}"
     )
-    store.close()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,11 +23,9 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def handoff(clock: FixedClock) -> Iterator[Handoff]:
-    store = Store(Database(memory=True), clock=clock)
+def handoff(store: Store, clock: FixedClock) -> Handoff:
     hours = OfficeHours.parse("Mon-Fri 09:00-16:00")
-    yield Handoff(store, HandoffSettings.from_env(ENV), hours, clock)
-    store.close()
+    return Handoff(store, HandoffSettings.from_env(ENV), hours, clock)
 
 
 def test_asking_for_a_person_with_nobody_on_duty_opens_no_ticket(handoff: Handoff) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlite_utils import Database
 
 from bot.clock import FixedClock
 from bot.handoff.settings import HandoffSettings
@@ -37,10 +35,8 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def handoff(clock: FixedClock) -> Iterator[HandoffStore]:
-    store = Store(Database(memory=True), clock=clock)
-    yield HandoffStore(store, clock)
-    store.close()
+def handoff(store: Store, clock: FixedClock) -> HandoffStore:
+    return HandoffStore(store, clock)
 
 
 async def test_membership_is_cached_until_it_expires(handoff: HandoffStore, clock: FixedClock) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -48,15 +47,8 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def users(clock: FixedClock) -> Iterator[Store]:
-    store = Store(Database(memory=True), clock=clock)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def handoff(users: Store, clock: FixedClock) -> HandoffStore:
-    return handoff_on(users, clock)
+def handoff(store: Store, clock: FixedClock) -> HandoffStore:
+    return handoff_on(store, clock)
 
 
 # -- tickets ---------------------------------------------------------------------------------
@@ -344,10 +336,10 @@ def test_a_staff_reply_in_a_resolved_ticket_topic_finds_no_ticket(handoff: Hando
     assert topic is not None and topic.closed
 
 
-def test_tickets_go_to_the_group_of_their_language(users: Store, clock: FixedClock) -> None:
+def test_tickets_go_to_the_group_of_their_language(store: Store, clock: FixedClock) -> None:
     farsi_group = -1009999999999
     routing = StaffRouting(STAFF_CHAT, {"fa": farsi_group})
-    handoff = HandoffStore(users, clock, routing=routing, reference=reference)
+    handoff = HandoffStore(store, clock, routing=routing, reference=reference)
     farsi, _ = handoff.open_ticket("1001", "live", "fa")
     french, _ = handoff.open_ticket("1002", "live", "fr")
     assert (farsi.chat_id, french.chat_id) == (farsi_group, STAFF_CHAT)
@@ -422,9 +414,9 @@ def _rows_mentioning(db: Database, needle: str) -> list[tuple[str, tuple[object,
 
 
 def test_forget_leaves_no_row_about_the_person_and_queues_their_topic_for_deletion(
-    users: Store, handoff: HandoffStore
+    store: Store, handoff: HandoffStore
 ) -> None:
-    users.save_user(users.load_user("1001").but(language="fa"))
+    store.save_user(store.load_user("1001").but(language="fa"))
     old, _ = handoff.open_ticket("1001", "live", "fa", ["how_to_apply"])
     handoff.resolve(old.id, MARYAM)
     ticket, _ = handoff.open_ticket("1001", "callback", "fa", callback_id=3)
@@ -442,9 +434,9 @@ def test_forget_leaves_no_row_about_the_person_and_queues_their_topic_for_deleti
     with pytest.raises(TicketResolved):
         handoff.record_relay(ticket.id, "in", 11)
 
-    assert users.forget_user("1001")
-    assert _rows_mentioning(users.db, "1001") == []
-    assert _rows_mentioning(users.db, ticket.reference) == []
+    assert store.forget_user("1001")
+    assert _rows_mentioning(store.db, "1001") == []
+    assert _rows_mentioning(store.db, ticket.reference) == []
     assert handoff.db.execute("SELECT count(*) FROM relay_pairs").fetchone()[0] == 0
     assert handoff.open_ticket_of("2002") is not None
     [cleanup] = handoff.pending_cleanups()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,22 +18,6 @@ START = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(START)
-
-
-@pytest.fixture
-def store(clock: FixedClock) -> Iterator[Store]:
-    """An empty store in memory, on a clock that stands still."""
-    store = Store(Database(memory=True), clock=clock)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def file_store(tmp_path: Path, clock: FixedClock) -> Iterator[Store]:
-    """An empty store in a real SQLite file (WAL), on a clock that stands still."""
-    store = Store.open(tmp_path / "assistant.db", clock=clock)
-    yield store
-    store.close()
 
 
 def with_notes(store: Store) -> None:

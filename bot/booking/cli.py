@@ -13,13 +13,14 @@ import argparse
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -203,10 +204,15 @@ def _check_desk(mode: str, desk: str | None, settings: BookingSettings) -> str |
 # -- slots ---------------------------------------------------------------------------------
 
 
+_DIGITS: Final = re.compile(r"[0-9]{1,9}", re.ASCII)
+
+
 def _positive(text: str, what: str, low: int, high: int) -> int:
-    if not text.strip().isdigit() or not low <= int(text) <= high:
+    # ASCII digits only: "²".isdigit() is True but int("²") fails; a bounded length never overflows.
+    digits = text.strip()
+    if not _DIGITS.fullmatch(digits) or not low <= int(digits) <= high:
         raise InputError(f"{what}: {text!r} is not a whole number from {low} to {high}")
-    return int(text)
+    return int(digits)
 
 
 def _slots_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -301,8 +307,17 @@ def _slots_import(args: argparse.Namespace, settings: Settings) -> int:
         text = Path(args.file).read_text(encoding="utf-8-sig")
     except OSError as error:
         raise InputError(f"{args.file}: {error.strerror}") from None
+    except UnicodeDecodeError as error:  # e.g. Excel's "CSV" in Windows-1252
+        raise InputError(
+            f"{args.file}: byte {error.start + 1} is not UTF-8: save the file as CSV UTF-8;"
+            " nothing was imported"
+        ) from None
     try:
         slots = read_slot_csv(text)
+    except csv.Error as error:  # e.g. a NUL byte: not a text file
+        raise InputError(
+            f"{args.file}: not a readable CSV ({error}): save the file as CSV UTF-8; nothing was imported"
+        ) from None
     except InputError as error:
         raise InputError(f"{args.file}: {error}; nothing was imported") from None
     with _opened(settings) as (booking, booking_settings), booking.transaction():

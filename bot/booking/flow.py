@@ -54,6 +54,7 @@ from bot.content.library import FREE_PHONE_LINE, ContentLibrary, Translator, lan
 from bot.content.topics import COUNSELLOR, N_
 from bot.dialogue.desk import AfterForget
 from bot.dialogue.replies import MENU, Button, Reply, rows
+from bot.ids import parse_id
 from bot.store.db import User
 
 logger = logging.getLogger(__name__)
@@ -264,8 +265,8 @@ class BookingDesk:
         if step == TIME and action == "none":
             return [self._no_time_reply(language, self._tr(language).gettext(
                 "I am sorry the times do not suit you."), nav=self._nav(language))]  # fmt: skip
-        if step == TIME and action == "s" and argument.isdigit():
-            return self._take_slot(user, draft, int(argument), language)
+        if step == TIME and action == "s" and (slot_id := parse_id(argument)) is not None:
+            return self._take_slot(user, draft, slot_id, language)
         if step == TOPICS_STEP and action == "t" and argument in TOPICS:
             chosen = tuple(t for t in TOPICS if (t in draft.topics) != (t == argument))
             return self._go(draft.but(topics=chosen), TOPICS_STEP, language)
@@ -465,7 +466,10 @@ class BookingDesk:
         return Reply(text, (*rows(toggles, 1), (note, done), nav), key="booking_topics")
 
     def _summary_step(self, draft: Draft, language: str, tr: Translator, nav: tuple[Button, ...]) -> Reply:
-        slot = self.bookings.slot(draft.slot_id) if draft.slot_id is not None else None
+        try:
+            slot = self.bookings.slot(draft.slot_id) if draft.slot_id is not None else None
+        except NotFound:  # removed by staff while the person was reading the summary
+            return self._slot_gone(draft, language)
         if slot is None:
             return self._render(draft.but(step=TIME), language)
         lines = ["<b>" + tr.gettext("Please check:") + "</b>"]
@@ -484,6 +488,17 @@ class BookingDesk:
                               time=format_clock(hold.expires_at, language)))  # fmt: skip
         confirm = Button(tr.gettext("Confirm"), "b:ok")
         return Reply("\n".join(lines), ((confirm,), nav), key="booking_summary")
+
+    def _slot_gone(self, draft: Draft, language: str) -> Reply:
+        """The times again, saying why, in one message (the summary is rendered as one reply)."""
+        self.bookings.release_hold(draft.user_id)
+        draft = self.bookings.save_draft(draft.but(step=TIME, slot_id=None, hold_id=None, page=0))
+        tr = self._tr(language)
+        times = self._render(draft, language)
+        said = (
+            tr.gettext("That time is no longer offered.") + " " + tr.gettext("Here are the next free times.")
+        )
+        return Reply(f"{said}\n\n{times.text}", times.buttons, key=times.key)
 
     # -- typed answers -----------------------------------------------------------------------
 
@@ -621,6 +636,8 @@ class BookingDesk:
                 kind = "new"
         except SlotUnavailable as error:
             return self._unavailable(draft, error.reason, language)
+        except NotFound:  # the slot was removed by staff since the person chose it
+            return self._unavailable(draft, "gone", language)
         except HasBooking as error:
             self._end(draft)
             intro = tr.gettext("You already have a meeting. You can change its time or cancel it:")
@@ -652,7 +669,7 @@ class BookingDesk:
     def _own_upcoming(self, user: User, argument: str) -> Booking | None:
         """Return the person's upcoming meeting if the button names it (else the data is stale)."""
         upcoming = self.bookings.upcoming_booking(user.id)
-        if upcoming is None or not argument.isdigit() or int(argument) != upcoming.id:
+        if upcoming is None or parse_id(argument) != upcoming.id:
             return None
         return upcoming
 

@@ -19,6 +19,7 @@ from bot.dialogue.replies import TOPIC
 from bot.settings import PROJECT_ROOT
 from bot.store.db import Store
 from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, SentMessage
+from tests.telegram_world import buttons
 
 PERSON, CANCELLER = 4101, 4102
 REMINDER_24H = "Reminder: your meeting with a counsellor is in 24 hours."
@@ -78,11 +79,6 @@ class Person:
         for data in ("b:book", "b:m:video", "b:l:en", f"b:s:{slot.id}", "b:tdone"):
             await self.press(data)
         await self.press("b:ok", 2)  # the confirmation and its calendar file
-
-
-def buttons(message: SentMessage) -> list[str]:
-    markup = message.reply_markup or {}
-    return [button["callback_data"] for row in markup.get("inline_keyboard", []) for button in row]
 
 
 def reminders_to(api: FakeBotApi, user: int, text: str) -> int:

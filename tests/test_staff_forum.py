@@ -22,13 +22,12 @@ from bot.clock import FixedClock
 from bot.content.topics import COUNSELLOR
 from bot.dialogue.replies import FORGET_YES, TOPIC
 from bot.frontends.staff_forum import default_alias
-from bot.frontends.telegram import build_application, receiving
 from bot.handoff.desk import END, LIVE
 from bot.services import Services
-from bot.settings import Settings
 from bot.startup import StartupError
 from tests.conftest import CONTENT_DAY
 from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, SentMessage
+from tests.telegram_world import buttons, running_assistant
 
 PERSON = 4001
 OTHER_PERSON = 4002
@@ -113,35 +112,14 @@ class World:
         return str(self.api.calls_to("answerCallbackQuery")[before].get("text", ""))
 
 
-def buttons(message: SentMessage) -> list[str]:
-    markup = message.reply_markup or {}
-    return [button["callback_data"] for row in markup.get("inline_keyboard", []) for button in row]
-
-
 @contextlib.asynccontextmanager
 async def running_world(
     tmp_path: Path, rasa_url: str = NO_NLU, *, forum: dict[str, Any] | None = None, **overrides: str
 ) -> AsyncIterator[World]:
     async with FakeBotApi(token=DEFAULT_TOKEN) as api:
         api.make_forum(STAFF, members={ANNA: "member", BRAM: "administrator"}, **(forum or {}))
-        env = {
-            "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN,
-            "TELEGRAM_BASE_URL": api.base_url,
-            "RASA_URL": rasa_url,
-            "DATABASE_PATH": str(tmp_path / "assistant.db"),
-            "SERVE_DRAFT_ANSWERS": "true",
-            **STAFF_ENV,
-            **overrides,
-        }
-        settings = Settings.from_env(env)
-        clock = FixedClock(CONTENT_DAY)
-        services = Services.create(settings, rasa_url, clock=clock)
-        app = build_application(settings, services)
-        try:
-            async with receiving(app, settings, poll_timeout=1):
-                yield World(api, services, clock, app)
-        finally:
-            await services.aclose()
+        async with running_assistant(api, tmp_path, rasa_url, **{**STAFF_ENV, **overrides}) as running:
+            yield World(api, running.services, running.clock, running.app)
 
 
 @pytest.fixture

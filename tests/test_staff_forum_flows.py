@@ -18,7 +18,8 @@ from bot.dialogue.replies import TOPIC
 from bot.frontends.staff_forum import StaffForum, default_alias
 from bot.handoff.desk import LIVE
 from bot.handoff.models import Actor
-from tests.test_staff_forum import ANNA, BRAM, KEY, OTHER_PERSON, PERSON, STAFF, World, buttons, running_world
+from tests.telegram_world import buttons
+from tests.test_staff_forum import ANNA, BRAM, KEY, OTHER_PERSON, PERSON, STAFF, World, running_world
 
 
 @pytest.fixture

@@ -27,11 +27,10 @@ from bot.booking.staff import pseudonym
 from bot.cli import main
 from bot.clock import FixedClock
 from bot.dialogue.replies import FORGET_YES, LANGUAGE, TOPIC
-from bot.frontends.telegram import build_application, receiving
 from bot.services import Services
-from bot.settings import Settings
 from tests.conftest import CONTENT_DAY
 from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, SentMessage, UploadedFile
+from tests.telegram_world import buttons, running_assistant
 
 USER = 777
 STAFF_CHAT = -1009876543210
@@ -87,11 +86,6 @@ class Bot:
         return [message.text for message in self.api.messages_to(STAFF_CHAT)]
 
 
-def buttons(message: SentMessage) -> list[str]:
-    markup = message.reply_markup or {}
-    return [button["callback_data"] for row in markup.get("inline_keyboard", []) for button in row]
-
-
 def slot_button(message: SentMessage) -> str:
     return next(data for data in buttons(message) if data.startswith("b:s:"))
 
@@ -111,26 +105,12 @@ def sequence_of(document: UploadedFile | None) -> int:
 async def running_bot(tmp_path: Path, rasa_url: str, *, staff: bool = False) -> AsyncIterator[Bot]:
     """The assistant on a fixed clock; with `staff`, a staff group (a forum) set as STAFF_CHAT_ID."""
     async with FakeBotApi(token=DEFAULT_TOKEN) as api:
-        env = {
-            "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN,
-            "TELEGRAM_BASE_URL": api.base_url,
-            "RASA_URL": rasa_url,
-            "DATABASE_PATH": str(tmp_path / "assistant.db"),
-            "SERVE_DRAFT_ANSWERS": "true",
-            "PSEUDONYM_KEY": KEY,
-            "JOBS_INTERVAL_SECONDS": "0.2",
-        }
+        env = {"PSEUDONYM_KEY": KEY, "JOBS_INTERVAL_SECONDS": "0.2"}
         if staff:
             api.make_forum(STAFF_CHAT)
             env["STAFF_CHAT_ID"] = str(STAFF_CHAT)
-        settings = Settings.from_env(env)
-        clock = FixedClock(CONTENT_DAY)
-        services = Services.create(settings, rasa_url, clock=clock)
-        try:
-            async with receiving(build_application(settings, services), settings, poll_timeout=1):
-                yield Bot(api, services, clock, settings.database_path)
-        finally:
-            await services.aclose()
+        async with running_assistant(api, tmp_path, rasa_url, **env) as running:
+            yield Bot(api, running.services, running.clock, running.settings.database_path)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from bot.services import Services
 from bot.settings import DEFAULT_LOCALES, DEFAULT_MODELS, DEFAULT_RASA_VENV, Settings
 from tests.conftest import CONTENT_DAY
 from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, SentMessage
+from tests.telegram_world import buttons, running_assistant
 
 USER = 777
 NO_NLU = "http://127.0.0.1:9"
@@ -74,31 +75,13 @@ def title(text: str) -> str:
     return re.sub(r"<[^>]+>", "", text.split("\n", 1)[0])
 
 
-def buttons(message: SentMessage) -> list[str]:
-    markup = message.reply_markup or {}
-    return [button["callback_data"] for row in markup.get("inline_keyboard", []) for button in row]
-
-
 @contextlib.asynccontextmanager
 async def running_bot(tmp_path: Path, rasa_url: str, **overrides: str) -> AsyncIterator[Bot]:
-    async with FakeBotApi(token=DEFAULT_TOKEN) as api:
-        env = {
-            "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN,
-            "TELEGRAM_BASE_URL": api.base_url,
-            "RASA_URL": rasa_url,
-            "DATABASE_PATH": str(tmp_path / "assistant.db"),
-            "NLU_TIMEOUT": "2",
-            "SERVE_DRAFT_ANSWERS": "true",  # as `make chat` does: the catalogs await review
-            **overrides,
-        }
-        settings = Settings.from_env(env)
-        services = Services.create(settings, rasa_url, clock=FixedClock(CONTENT_DAY))
-        app = build_application(settings, services)
-        try:
-            async with receiving(app, settings, poll_timeout=1):
-                yield Bot(api, services, app)
-        finally:
-            await services.aclose()
+    async with (
+        FakeBotApi(token=DEFAULT_TOKEN) as api,
+        running_assistant(api, tmp_path, rasa_url, NLU_TIMEOUT="2", **overrides) as running,
+    ):
+        yield Bot(api, running.services, running.app)
 
 
 @pytest.fixture

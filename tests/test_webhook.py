@@ -8,23 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.clock import FixedClock
 from bot.dialogue.replies import FORGET_YES
-from bot.frontends.telegram import build_application, receiving
 from bot.nlu.server import free_port
-from bot.services import Services
-from bot.settings import Settings
-from tests.conftest import CONTENT_DAY
-from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, JsonDict, SentMessage
+from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, JsonDict
+from tests.telegram_world import buttons, running_assistant
 
 USER = 31337
 SECRET = "webhook-secret_0123456789"
 PUBLIC_URL = "https://assistant.example.org/"
-
-
-def buttons(message: SentMessage) -> list[str]:
-    markup = message.reply_markup or {}
-    return [button["callback_data"] for row in markup.get("inline_keyboard", []) for button in row]
 
 
 @pytest.fixture
@@ -32,23 +23,10 @@ async def webhook(tmp_path: Path) -> AsyncIterator[tuple[FakeBotApi, str]]:
     """The assistant receiving by webhook on a free loopback port; yields the fake and the local URL."""
     port = free_port()
     async with FakeBotApi(token=DEFAULT_TOKEN) as api:
-        env = {
-            "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN,
-            "TELEGRAM_BASE_URL": api.base_url,
-            "DATABASE_PATH": str(tmp_path / "assistant.db"),
-            "WEBHOOK_URL": PUBLIC_URL,
-            "WEBHOOK_SECRET": SECRET,
-            "WEBHOOK_PORT": str(port),
-        }
-        settings = Settings.from_env(env)
-        services = Services.create(
-            settings, "http://127.0.0.1:9", clock=FixedClock(CONTENT_DAY)
-        )  # commands only: no NLU asked
-        try:
-            async with receiving(build_application(settings, services), settings):
-                yield api, f"http://127.0.0.1:{port}/telegram"
-        finally:
-            await services.aclose()
+        webhook = {"WEBHOOK_URL": PUBLIC_URL, "WEBHOOK_SECRET": SECRET, "WEBHOOK_PORT": str(port)}
+        # Commands only: nothing asks the NLU.
+        async with running_assistant(api, tmp_path, "http://127.0.0.1:9", **webhook):
+            yield api, f"http://127.0.0.1:{port}/telegram"
 
 
 async def post(url: str, update: JsonDict, secret: str | None) -> int:

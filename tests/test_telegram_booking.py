@@ -138,6 +138,15 @@ async def choose_language(bot: Bot, language: str) -> None:
     await bot.press(LANGUAGE + language, 3)
 
 
+async def to_phone_step(bot: Bot, slot: Slot) -> None:
+    """From /start in English to the phone step of a phone meeting in `slot` (contact keyboard shown)."""
+    await choose_language(bot, "en")
+    await bot.ask_for_counsellor()
+    for data in ("b:book", "b:m:phone", "b:l:en"):
+        await bot.press(data)
+    await bot.press(f"b:s:{slot.id}", 2)
+
+
 async def book_by_taps(
     bot: Bot, language: str, mode: str, desk: str | None = None, slot: Slot | None = None
 ) -> list[SentMessage]:
@@ -275,12 +284,7 @@ async def test_telegram_booking_someone_elses_contact_is_not_taken(bot: Bot) -> 
 
 async def test_telegram_booking_back_from_the_phone_step_takes_the_keyboard_away(bot: Bot) -> None:
     slot = bot.slot(THURSDAY_2PM, "phone", ("en",))
-    await choose_language(bot, "en")
-    await bot.ask_for_counsellor()
-    await bot.press("b:book")
-    await bot.press("b:m:phone")
-    await bot.press("b:l:en")
-    await bot.press(f"b:s:{slot.id}", 2)
+    await to_phone_step(bot, slot)
     assert USER in bot.api.reply_keyboards
     removal, times = await bot.press("b:back", 2)  # every reply has buttons: a short message first
     assert removal.reply_markup == {"remove_keyboard": True} and f"b:s:{slot.id}" in buttons(times)
@@ -415,12 +419,7 @@ async def test_telegram_booking_no_reminder_for_a_cancelled_meeting_or_a_blocked
 
 async def test_telegram_booking_person_is_told_when_staff_cancel(bot: Bot) -> None:
     slot = bot.slot(THURSDAY_2PM, "phone", ("en",))
-    await choose_language(bot, "en")
-    await bot.ask_for_counsellor()
-    await bot.press("b:book")
-    await bot.press("b:m:phone")
-    await bot.press("b:l:en")
-    await bot.press(f"b:s:{slot.id}", 2)
+    await to_phone_step(bot, slot)
     await bot.say("0470 12 34 56", 2)
     await bot.press("b:tdone")
     await bot.press("b:ok", 2)

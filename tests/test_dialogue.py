@@ -301,15 +301,6 @@ async def test_dialogue_cancel_of_the_dialogues_own_question_comes_before_the_de
     library: ContentLibrary, store: Store, nlu: ScriptedNLU
 ) -> None:
     class CancellingDesk(InformationDesk):
-        async def offer(self, user: User, language: str) -> list[Reply] | None:
-            return None
-
-        async def intercept(self, user: User, text: str) -> list[Reply] | None:
-            return None
-
-        async def button(self, user: User, data: str, language: str) -> list[Reply] | None:
-            return None
-
         async def command(self, user: User, name: str, language: str) -> list[Reply] | None:
             return [Reply("booking cancelled")]
 

@@ -210,10 +210,11 @@ async def test_staff_forum_forged_claim_by_a_non_member_does_nothing_and_is_audi
     assert [
         (entry.action, entry.staff_id, entry.ticket_id) for entry in audit if entry.action == "forged_attempt"
     ] == [("forged_attempt", STRANGER, ticket.id)]
-    # The same command typed in a private chat by a stranger: nothing done, logged.
+    # The same command typed in a private chat by a stranger: nothing done, answered as any
+    # unknown command, and not audited (a person's id would outlive /forget; review R2).
     world.api.send_command(STRANGER, "/claim", str(ticket.id))
-    await world.wait(lambda: len([e for e in world.services.handoff.tickets.audit()
-                                  if e.action == "forged_attempt"]) == 2, "the second audit row")  # fmt: skip
+    await world.api.wait_for_messages(STRANGER, 1)
+    assert len([e for e in world.services.handoff.tickets.audit() if e.action == "forged_attempt"]) == 1
     assert world.services.handoff.tickets.ticket(ticket.id).state == "waiting"
 
 

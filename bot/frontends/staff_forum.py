@@ -73,6 +73,7 @@ from bot.handoff.models import (
 )
 from bot.handoff.service import Handoff
 from bot.handoff.staff import StaffDirectory
+from bot.ids import parse_id
 from bot.startup import StartupError
 
 logger = logging.getLogger(__name__)
@@ -163,9 +164,13 @@ class StaffForum:
         self._captions: dict[int, MediaCaption] = {}  # relay pair id -> the media's caption
         self._started_at = handoff.clock.now()
         self._resumed = False
+        self.foreign_commands = 0  # staff commands typed in private chats: counted, never by whom
         if handoff.staff is None:
             handoff.staff = StaffDirectory(
-                self.is_member, handoff.tickets, allowed_ids=handoff.settings.staff_user_ids
+                self.is_member,
+                handoff.tickets,
+                allowed_ids=handoff.settings.staff_user_ids,
+                member_of=self.is_member_of,
             )
         self.staff: StaffDirectory = handoff.staff
 
@@ -207,13 +212,19 @@ class StaffForum:
     async def is_member(self, user_id: int) -> bool:
         """Ask Telegram whether the user is a member of any staff group."""
         for chat_id in sorted(self.chat_ids):
-            try:
-                member = await self.bot.get_chat_member(chat_id, user_id)
-            except BadRequest:  # "user not found", "participant not found"
-                continue
-            if member.status in _MEMBER_STATUSES or getattr(member, "is_member", False):
+            if await self.is_member_of(user_id, chat_id):
                 return True
         return False
+
+    async def is_member_of(self, user_id: int, chat_id: int) -> bool:
+        """Ask Telegram whether the user is a member of this staff group (and it is one)."""
+        if chat_id not in self.chat_ids:
+            return False
+        try:
+            member = await self.bot.get_chat_member(chat_id, user_id)
+        except BadRequest:  # "user not found", "participant not found"
+            return False
+        return member.status in _MEMBER_STATUSES or bool(getattr(member, "is_member", False))
 
     # -- topics and cards ------------------------------------------------------------------
 
@@ -458,7 +469,11 @@ class StaffForum:
                 copy = await self.bot.copy_message(
                     person, group, pair.source_message_id, reply_parameters=reply
                 )
-        except Forbidden:
+        except Forbidden as error:
+            if pair.direction == "in":  # the staff group refused: the bot was removed or may not post
+                logger.error("The staff group %d refused a copy (%s); the job retries", group, error.message)
+                self.tickets.release_relay(pair.id)
+                return False
             self._captions.pop(pair.id, None)
             self.tickets.drop_relay(pair.id)
             await self._person_blocked(ticket)
@@ -565,12 +580,27 @@ class StaffForum:
         member = self.tickets.staff_member(user.id)
         return member.alias if member is not None else default_alias(user.id)
 
-    async def staff_action(self, user: TelegramUser, action: str, ticket_id: int, where: str) -> str:
-        """Claim, release or resolve, authorised first; return what to tell the counsellor."""
+    async def staff_action(
+        self, user: TelegramUser, action: str, ticket_id: int, where: str, chat_id: int
+    ) -> str:
+        """Claim, release or resolve, authorised first; return what to tell the counsellor.
+
+        `chat_id` is the staff group the button or command came from: only that group's members
+        act, and only on that group's tickets (a ticket of another group is refused and audited).
+        """
         tr = self.tr
-        if not await self.staff.authorise(user.id, action, ticket_id=ticket_id, where=where):
+        refused = tr.gettext("Only staff of this group can do that.")
+        if not await self.staff.authorise(user.id, action, ticket_id=ticket_id, where=where, chat_id=chat_id):
             logger.warning("A %s by someone who is not staff was refused (ticket %d)", action, ticket_id)
-            return tr.gettext("Only staff of this group can do that.")
+            return refused
+        try:
+            group = self.tickets.ticket(ticket_id).chat_id
+        except TicketNotFound:
+            return tr.gettext("There is no ticket {number}.", number=ticket_id)
+        if group != chat_id:
+            self.tickets.record_forged(user.id, action, ticket_id, f"{where} in another staff group")
+            logger.warning("A %s on ticket %d from another staff group was refused", action, ticket_id)
+            return refused
         actor = Actor(user.id, self._alias(user))
         try:
             if action == "claim":
@@ -641,7 +671,9 @@ class StaffForum:
     async def answer(self, user: TelegramUser, ticket: Ticket, topic: str | None) -> str:
         """`/answer TOPIC`: the vetted answer, in the person's language; `/answer` lists the topics."""
         tr = self.tr
-        if not await self.staff.authorise(user.id, "answer", ticket_id=ticket.id, where="topic"):
+        if not await self.staff.authorise(
+            user.id, "answer", ticket_id=ticket.id, where="topic", chat_id=ticket.chat_id
+        ):
             return tr.gettext("Only staff of this group can do that.")
         topics = [name for name in MENU if name != COUNSELLOR]
         if not topic:
@@ -667,7 +699,7 @@ class StaffForum:
         tr = self.tr
         if argument not in ("on", "off"):
             return tr.gettext("Send /duty on or /duty off.")
-        if not await self.staff.authorise(user.id, "duty", where="group"):
+        if not await self.staff.authorise(user.id, "duty", where="group", chat_id=chat_id):
             return tr.gettext("Only staff of this group can do that.")
         member = self.tickets.set_duty(user.id, self._alias(user), argument == "on", chat_id)
         if member.on_duty:
@@ -679,7 +711,7 @@ class StaffForum:
     async def queue_text(self, user: TelegramUser, chat_id: int) -> str:
         """`/queue`: waiting and claimed tickets, oldest first, with their wait and holder."""
         tr = self.tr
-        if not await self.staff.authorise(user.id, "queue", where="group"):
+        if not await self.staff.authorise(user.id, "queue", where="group", chat_id=chat_id):
             return tr.gettext("Only staff of this group can do that.")
         tickets = self.handoff.queue.open_tickets(chat_id)
         if not tickets:
@@ -698,7 +730,7 @@ class StaffForum:
     async def stats_text(self, user: TelegramUser, chat_id: int) -> str:
         """`/stats`: today's tickets, median wait until claimed, resolved, meetings."""
         tr = self.tr
-        if not await self.staff.authorise(user.id, "stats", where="group"):
+        if not await self.staff.authorise(user.id, "stats", where="group", chat_id=chat_id):
             return tr.gettext("Only staff of this group can do that.")
         today = self.handoff.clock.now().astimezone(BRUSSELS).date()
         stats = self.handoff.queue.stats(today, chat_id)
@@ -839,7 +871,7 @@ async def on_staff_message(update: Update, context: Context) -> None:
     if ticket is None:
         await _reply(message, tr.gettext("This ticket is resolved: nothing was sent to the person."))
         return
-    if not await forum.staff.authorise(user.id, "relay", ticket_id=ticket.id, where="topic"):
+    if not await forum.staff.authorise(user.id, "relay", ticket_id=ticket.id, where="topic", chat_id=chat_id):
         return
     if ticket.state != "claimed" or ticket.claimed_by != user.id:
         text = (tr.gettext("Claim ticket {number} first: nothing was sent.", number=ticket.id)
@@ -858,8 +890,17 @@ async def on_staff_edit(update: Update, context: Context) -> None:
         return
     forum = _forum(context)
     ticket = forum.tickets.ticket_for_thread(message.chat_id, message.message_thread_id)
-    if ticket is not None:
-        await forum.follow_edit(ticket, staff_message_id=message.message_id, text=message.text)
+    user = update.effective_user
+    if ticket is None or user is None:
+        return
+    # Authorised on every use, like a message: only the holder's edits reach the person.
+    if not await forum.staff.authorise(
+        user.id, "edit", ticket_id=ticket.id, where="topic", chat_id=message.chat_id
+    ):
+        return
+    if ticket.state != "claimed" or ticket.claimed_by != user.id:
+        return
+    await forum.follow_edit(ticket, staff_message_id=message.message_id, text=message.text)
 
 
 async def on_staff_command(update: Update, context: Context) -> None:
@@ -888,14 +929,14 @@ async def on_staff_command(update: Update, context: Context) -> None:
             text = await forum.answer(user, in_topic, args[0] if args else None)
     else:
         ticket_id = in_topic.id if in_topic is not None else None
-        if args and args[0].lstrip("#").isdigit():
-            ticket_id = int(args[0].lstrip("#"))
+        if args:
+            ticket_id = parse_id(args[0].removeprefix("#"))  # None: not a ticket number at all
         if ticket_id is None:
             text = forum.tr.gettext(
                 "Send /{command} in a ticket's topic, or /{command} NUMBER.", command=name
             )
         else:
-            text = await forum.staff_action(user, name, ticket_id, "command")
+            text = await forum.staff_action(user, name, ticket_id, "command", chat_id)
     await _reply(message, _unescape(text))
 
 
@@ -909,16 +950,17 @@ async def on_staff_button(update: Update, context: Context) -> None:
     action = _BUTTON_ACTIONS.get(action_code)
     message = query.message
     in_staff_group = message is not None and message.chat.id in forum.chat_ids
-    if action is None or not number.isdigit() or not in_staff_group:
+    ticket_id = parse_id(number)
+    if action is None or ticket_id is None or message is None or not in_staff_group:
         await forum.staff.authorise(query.from_user.id, "button", where="other chat")
         with contextlib.suppress(TelegramError):
             await query.answer()
         raise ApplicationHandlerStop
-    text = _unescape(await forum.staff_action(query.from_user, action, int(number), "button"))
+    text = _unescape(await forum.staff_action(query.from_user, action, ticket_id, "button", message.chat.id))
     with contextlib.suppress(TelegramError):
         await query.answer(text[:200], show_alert=True)
     with contextlib.suppress(TicketNotFound, TelegramError):
-        ticket = forum.tickets.ticket(int(number))
+        ticket = forum.tickets.ticket(ticket_id)
         if isinstance(message, Message):
             await message.edit_text(forum.card_text(ticket), reply_markup=forum.card_buttons(ticket))
     raise ApplicationHandlerStop
@@ -932,11 +974,16 @@ async def on_foreign_staff_command(update: Update, context: Context) -> None:
     name = message.text.split()[0][1:].split("@")[0].lower()
     where = "private chat" if chat.type == chat.PRIVATE else "other group"
     forum = _forum(context)
+    if chat.type == chat.PRIVATE:
+        # Not a staff action: a person guessing commands. Their id is not written to the audit
+        # log (it would outlive /forget); the dialogue answers as for any unknown command.
+        forum.foreign_commands += 1
+        logger.info("A staff command in a private chat was not taken (%d so far)", forum.foreign_commands)
+        return
     if not await forum.staff.is_staff(user.id):
         forum.tickets.record_forged(user.id, name, None, where)
         logger.warning("A staff command by someone who is not staff was refused (%s)", where)
-    if chat.type != chat.PRIVATE:
-        raise ApplicationHandlerStop  # other groups are ignored altogether
+    raise ApplicationHandlerStop  # other groups are ignored altogether
 
 
 async def on_member_change(update: Update, context: Context) -> None:

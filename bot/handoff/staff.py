@@ -22,6 +22,9 @@ _CACHE_SIZE: Final = 1024
 IsMember = Callable[[int], Awaitable[bool]]
 """Asks Telegram whether a user is a member (creator, administrator or member) of the staff group."""
 
+IsMemberOf = Callable[[int, int], Awaitable[bool]]
+"""Asks Telegram whether a user is a member of one staff group (user id, chat id)."""
+
 
 class StaffDirectory:
     """Decides, for each staff action, whether the Telegram user doing it is staff."""
@@ -34,40 +37,63 @@ class StaffDirectory:
         *,
         allowed_ids: frozenset[int] | None = None,
         ttl: timedelta = MEMBERSHIP_TTL,
+        member_of: IsMemberOf | None = None,
     ) -> None:
+        """`member_of`, when given, answers for one group: staff act only on their own group's tickets."""
         self._is_member = is_member
+        self._member_of = member_of
         self.store = store
         self.clock = clock if clock is not None else store.clock
         self.allowed_ids = allowed_ids
         # The cache's timer is the injected clock, so tests move time instead of sleeping.
-        self._members: TTLCache[int, bool] = TTLCache(
+        self._members: TTLCache[int | tuple[int, int], bool] = TTLCache(
             maxsize=_CACHE_SIZE, ttl=ttl.total_seconds(), timer=lambda: self.clock.now().timestamp()
         )
 
-    async def is_staff(self, user_id: int) -> bool:
-        """Return whether the user is staff now (allowed by STAFF_USER_IDS and a member of the group)."""
+    async def is_staff(self, user_id: int, chat_id: int | None = None) -> bool:
+        """Return whether the user is staff now (allowed by STAFF_USER_IDS and a member of the group).
+
+        With `chat_id` (and `member_of`), only that staff group counts.
+        """
         if self.allowed_ids is not None and user_id not in self.allowed_ids:
             return False
-        cached = self._members.get(user_id)
+        key: int | tuple[int, int] = user_id
+        if chat_id is not None and self._member_of is not None:
+            key = (user_id, chat_id)
+        cached = self._members.get(key)
         if cached is not None:
             return cached
-        member = await self._is_member(user_id)  # an error is not cached: the next use asks again
-        self._members[user_id] = member
+        # An error is not cached: the next use asks again.
+        if isinstance(key, tuple) and self._member_of is not None:
+            member = await self._member_of(user_id, key[1])
+        else:
+            member = await self._is_member(user_id)
+        self._members[key] = member
         return member
 
     async def authorise(
-        self, user_id: int, action: str, *, ticket_id: int | None = None, where: str | None = None
+        self,
+        user_id: int,
+        action: str,
+        *,
+        ticket_id: int | None = None,
+        where: str | None = None,
+        chat_id: int | None = None,
     ) -> bool:
         """Return whether the user may do a staff action; audit the attempt when they may not.
 
         `action` names what was tried ("claim", "resolve", "answer", "duty", "queue", ...),
         `where` where it came from ("button", "private chat", "other group"); never message text.
+        `chat_id`: the staff group it came from, whose membership counts.
         """
-        if await self.is_staff(user_id):
+        if await self.is_staff(user_id, chat_id):
             return True
         self.store.record_forged(user_id, action, ticket_id, where)
         return False
 
     def forget_member(self, user_id: int) -> None:
         """Drop a cached answer (a member joined or left the group: Telegram told us)."""
-        self._members.pop(user_id, None)
+        for key in [
+            key for key in self._members if key == user_id or (isinstance(key, tuple) and key[0] == user_id)
+        ]:
+            self._members.pop(key, None)

@@ -236,6 +236,7 @@ class RetentionCounts:
 
     tickets: int = 0
     relay_pairs: int = 0
+    audit_rows: int = 0
 
 
 @dataclass(frozen=True, slots=True)

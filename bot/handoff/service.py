@@ -112,5 +112,5 @@ class Handoff:
 
     def housekeeping(self) -> Housekeeping:
         """Delete resolved tickets past retention; list the topics the front-end deletes."""
-        counts = self.tickets.purge(self.settings.retention_days)
+        counts = self.tickets.purge(self.settings.retention_days, self.settings.audit_retention_days)
         return Housekeeping(counts, tuple(self.tickets.stale_topics(self.settings.retention_days)))

@@ -21,6 +21,7 @@ from bot.settings import SettingsError
 STAFF_LANGUAGES: Final = ("en", "fr", "nl")
 DEFAULT_WAIT_MENTION_MINUTES: Final = 10
 DEFAULT_RETENTION_DAYS: Final = 30
+DEFAULT_AUDIT_RETENTION_DAYS: Final = 365
 _CHAT_ID = re.compile(r"^-\d{5,}$")
 
 
@@ -62,6 +63,8 @@ class HandoffSettings:
     staff_language: str = "en"
     wait_mention_minutes: int = DEFAULT_WAIT_MENTION_MINUTES
     retention_days: int = DEFAULT_RETENTION_DAYS
+    audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
+    """Days an audit row (who did what to which ticket) is kept."""
     pseudonym_key: str | None = None
 
     @property
@@ -106,6 +109,7 @@ class HandoffSettings:
                 env, "WAIT_MENTION_MINUTES", DEFAULT_WAIT_MENTION_MINUTES, 1, 24 * 60
             ),
             retention_days=_whole(env, "HANDOFF_RETENTION_DAYS", DEFAULT_RETENTION_DAYS, 1, 3650),
+            audit_retention_days=_whole(env, "AUDIT_RETENTION_DAYS", DEFAULT_AUDIT_RETENTION_DAYS, 1, 3650),
             pseudonym_key=key,
         )
 

@@ -43,7 +43,7 @@ from bot.handoff.models import (
     TopicCleanup,
 )
 from bot.handoff.schema import migrate
-from bot.handoff.settings import DEFAULT_RETENTION_DAYS, StaffRouting
+from bot.handoff.settings import DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_RETENTION_DAYS, StaffRouting
 from bot.store.db import Store
 from bot.store.tables import DomainTables, from_iso, from_iso_or_none, iso, rows
 
@@ -168,7 +168,8 @@ class HandoffStore(DomainTables):
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.routing = routing if routing is not None else StaffRouting()
         self._reference = reference
-        migrate(self.db)
+        with store.transaction():  # under the write lock: two processes starting at once migrate once
+            migrate(self.db)
         store.on_forget(self._delete_user_rows)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -745,6 +746,11 @@ class HandoffStore(DomainTables):
         )
         db.execute("DELETE FROM tickets WHERE user_id = ?", [user_id])
         db.execute("DELETE FROM person_topics WHERE user_id = ?", [user_id])
+        # A staff button or command the person tried (forged or guessed) was audited under their
+        # Telegram id; staff's own actions stay, the person's attempts go with them.
+        prefix, _, number = user_id.partition(":")
+        if prefix == "tg" and number.lstrip("-").isdigit() and number.isascii():
+            db.execute("DELETE FROM audit WHERE action = 'forged_attempt' AND staff_id = ?", [int(number)])
 
     def pending_cleanups(self) -> list[TopicCleanup]:
         """Return topics of forgotten people still to delete in Telegram, oldest first."""
@@ -767,17 +773,26 @@ class HandoffStore(DomainTables):
         with self.transaction():
             self._write("DELETE FROM topic_cleanups WHERE id = ?", [cleanup_id])
 
-    def purge(self, retention_days: int = DEFAULT_RETENTION_DAYS) -> RetentionCounts:
-        """Delete tickets resolved longer ago than the retention period, with their relay pairs."""
+    def purge(
+        self,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
+    ) -> RetentionCounts:
+        """Delete tickets resolved before the retention period with their relay pairs, and old audit rows."""
         cutoff = iso(self.clock.now() - timedelta(days=retention_days))
+        audit_cutoff = iso(self.clock.now() - timedelta(days=audit_retention_days))
         old = "SELECT id FROM tickets WHERE state = 'resolved' AND resolved_at < ?"
         with self.transaction():
             pairs = self._write(f"DELETE FROM relay_pairs WHERE ticket_id IN ({old})", [cutoff])
             tickets = self._write(
                 "DELETE FROM tickets WHERE state = 'resolved' AND resolved_at < ?", [cutoff]
             )
-        counts = RetentionCounts(tickets=tickets, relay_pairs=pairs)
+            audit_rows = self._write("DELETE FROM audit WHERE at < ?", [audit_cutoff])
+        counts = RetentionCounts(tickets=tickets, relay_pairs=pairs, audit_rows=audit_rows)
         log.info(
-            "Handoff retention: %d tickets and %d relay pairs deleted", counts.tickets, counts.relay_pairs
+            "Handoff retention: %d tickets, %d relay pairs and %d audit rows deleted",
+            counts.tickets,
+            counts.relay_pairs,
+            counts.audit_rows,
         )
         return counts

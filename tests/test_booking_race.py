@@ -90,7 +90,6 @@ def test_twenty_holds_racing_for_one_place_give_one_hold(tmp_path: Path) -> None
 def test_a_change_racing_a_cancellation_leaves_one_consistent_state(tmp_path: Path) -> None:
     path = tmp_path / "assistant.db"
     setup = _open(path)
-    outcomes = set()
     for round_ in range(12):
         old = setup.add_slot(NOW + timedelta(days=3, hours=round_), 45, "video", ["fa"]).id
         new = setup.add_slot(NOW + timedelta(days=5, hours=round_), 45, "video", ["fa"]).id
@@ -116,8 +115,6 @@ def test_a_change_racing_a_cancellation_leaves_one_consistent_state(tmp_path: Pa
             "SELECT count(*) FROM reminders WHERE booking_id = ? AND status = 'pending'", [made.id]
         ).fetchone()[0]
         assert pending == 0
-        outcomes.add(changed)
-    assert outcomes  # each round ended in one of the two orders, both consistent
 
 
 _KILLED_MID_BOOKING = """

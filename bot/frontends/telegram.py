@@ -25,7 +25,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -40,6 +40,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.booking.models import PersonNotice, Reminder
 from bot.content.topics import COUNSELLOR, N_
 from bot.dialogue.core import COMMANDS
 from bot.dialogue.replies import MENU, TOPIC, Button, Reply
@@ -387,31 +388,50 @@ async def send_due_messages(context: Context) -> None:
     Each row is claimed by a conditional update before it is sent, so two runs (or two
     processes) never send it twice; one claimed by a run that died is sent again later.
     """
-    services = context.services
-    bookings, desk = services.bookings, services.booking_desk
+    bookings = context.services.bookings
     for reminder in bookings.due_reminders():
-        chat_id = _telegram_chat(reminder.booking.user_id)
-        if chat_id is None or not bookings.claim_reminder(reminder.id):
-            continue
-        user_key = reminder.booking.user_id
-        reply = desk.reminder_reply(reminder.booking, _language_of(services, user_key), reminder.kind)
-        outcome = await _deliver_unprompted(context, chat_id, user_key, reply)
-        if outcome == "sent":
-            bookings.mark_reminder_sent(reminder.id)
-        elif outcome != "later":
-            bookings.drop_reminder(reminder.id, outcome)
+        try:
+            await _send_reminder(context, reminder)
+        except Exception:  # one bad row must not stop every later reminder, run after run
+            logger.exception("Reminder %d (%s) failed; dropped", reminder.id, reminder.kind)
+            bookings.drop_reminder(reminder.id, "error")
     for notice in bookings.due_notices():
-        chat_id = _telegram_chat(notice.user_id)
-        if chat_id is None or not bookings.claim_notice(notice.id):
-            continue
-        reply = desk.staff_change_notice_reply(
-            notice.kind, notice.booking, _language_of(services, notice.user_id)
-        )
-        outcome = await _deliver_unprompted(context, chat_id, notice.user_id, reply)
-        if outcome == "sent":
-            bookings.mark_notice_sent(notice.id)
-        elif outcome != "later":
+        try:
+            await _send_notice(context, notice)
+        except Exception:
+            logger.exception("Notice %d (%s) failed; dropped", notice.id, notice.kind)
             bookings.drop_notice(notice.id)
+
+
+async def _send_reminder(context: Context, reminder: Reminder) -> None:
+    services, bookings = context.services, context.services.bookings
+    chat_id = _telegram_chat(reminder.booking.user_id)
+    if chat_id is None or not bookings.claim_reminder(reminder.id):
+        return
+    user_key = reminder.booking.user_id
+    reply = services.booking_desk.reminder_reply(
+        reminder.booking, _language_of(services, user_key), reminder.kind
+    )
+    outcome = await _deliver_unprompted(context, chat_id, user_key, reply)
+    if outcome == "sent":
+        bookings.mark_reminder_sent(reminder.id)
+    elif outcome != "later":
+        bookings.drop_reminder(reminder.id, outcome)
+
+
+async def _send_notice(context: Context, notice: PersonNotice) -> None:
+    services, bookings = context.services, context.services.bookings
+    chat_id = _telegram_chat(notice.user_id)
+    if chat_id is None or not bookings.claim_notice(notice.id):
+        return
+    reply = services.booking_desk.staff_change_notice_reply(
+        notice.kind, notice.booking, _language_of(services, notice.user_id)
+    )
+    outcome = await _deliver_unprompted(context, chat_id, notice.user_id, reply)
+    if outcome == "sent":
+        bookings.mark_notice_sent(notice.id)
+    elif outcome != "later":
+        bookings.drop_notice(notice.id)
 
 
 async def _deliver_unprompted(context: Context, chat_id: int, user_key: str, reply: Reply) -> str:
@@ -425,7 +445,7 @@ async def _deliver_unprompted(context: Context, chat_id: int, user_key: str, rep
     except BadRequest as error:
         logger.error("Telegram refused the %s: %s", reply.key, error.message)
         return "refused"
-    except NetworkError as error:  # still claimed: sent again once the claim is old
+    except (NetworkError, RetryAfter) as error:  # still claimed: sent again once the claim is old
         logger.warning("Could not send a %s (%s); trying again later", reply.key, type(error).__name__)
         return "later"
     logger.info("Sent a %s", reply.key)

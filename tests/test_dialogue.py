@@ -22,7 +22,7 @@ from bot.nlu.client import IntentScore, NLUUnavailable, Prediction
 from bot.nlu.intents import FALLBACK_INTENT
 from bot.nlu.resilient import ResilientNLU
 from bot.settings import PROJECT_ROOT
-from bot.store.db import Store, User
+from bot.store.db import ForgetReason, Store, User
 
 USER = "tg:42"
 
@@ -485,7 +485,7 @@ async def test_dialogue_forget_deletes_in_one_transaction(dialogue: Dialogue, st
 
 
 async def test_dialogue_forget_that_fails_half_way_keeps_the_user(dialogue: Dialogue, store: Store) -> None:
-    def broken_domain(db: Database, user_id: str) -> None:
+    def broken_domain(db: Database, user_id: str, reason: ForgetReason) -> None:
         raise RuntimeError("the bookings table is locked")
 
     store.on_forget(broken_domain)

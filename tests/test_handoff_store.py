@@ -441,8 +441,22 @@ def test_forget_leaves_no_row_about_the_person_and_queues_their_topic_for_deleti
     assert handoff.open_ticket_of("2002") is not None
     [cleanup] = handoff.pending_cleanups()
     assert (cleanup.chat_id, cleanup.thread_id, cleanup.ticket_ids) == (STAFF_CHAT, 77, (old.id, ticket.id))
+    assert cleanup.reason == "forget"
     handoff.cleanup_done(cleanup.id)
     assert handoff.pending_cleanups() == []
+
+
+def test_retention_of_an_inactive_person_queues_their_topic_with_the_reason_retention(
+    store: Store, clock: FixedClock, handoff: HandoffStore
+) -> None:
+    store.save_user(store.load_user("1001"))
+    ticket, _ = handoff.open_ticket("1001", "live", "fa")
+    handoff.save_topic("1001", STAFF_CHAT, 77, ticket.reference)
+    clock.advance(timedelta(days=181))
+    assert store.purge_inactive(timedelta(days=180)) == 1
+    assert _rows_mentioning(store.db, "1001") == []
+    [cleanup] = handoff.pending_cleanups()
+    assert (cleanup.thread_id, cleanup.ticket_ids, cleanup.reason) == (77, (ticket.id,), "retention")
 
 
 # -- retention -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from sqlite_utils import Database
 
 from bot.clock import FixedClock
-from bot.store.db import StaleUser, Store, migrations
+from bot.store.db import ForgetHook, ForgetReason, StaleUser, Store, migrations
 
 START = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -153,13 +153,25 @@ def test_store_forget_deletes_the_user_and_only_them(file_store: Store) -> None:
     assert file_store.forget_user("tg:1") is False
 
 
-def test_store_forget_runs_every_registered_hook(file_store: Store) -> None:
+def delete_notes_noting(reasons: list[ForgetReason]) -> ForgetHook:
+    """A domain's forget hook: deletes the user's notes and notes why it was called."""
+
+    def delete_notes(db: Database, user_id: str, reason: ForgetReason) -> None:
+        reasons.append(reason)
+        db.execute("DELETE FROM notes WHERE user_id = ?", [user_id])
+
+    return delete_notes
+
+
+def test_store_forget_runs_every_registered_hook_with_the_reason_forget(file_store: Store) -> None:
     with_notes(file_store)
-    file_store.on_forget(lambda db, user_id: db.execute("DELETE FROM notes WHERE user_id = ?", [user_id]))
+    reasons: list[ForgetReason] = []
+    file_store.on_forget(delete_notes_noting(reasons))
     file_store.save_user(file_store.load_user("tg:1"))
     file_store.db.execute("INSERT INTO notes VALUES ('tg:1', 'a'), ('tg:2', 'b')")
     assert file_store.forget_user("tg:1")
     assert file_store.db.execute("SELECT user_id FROM notes").fetchall() == [("tg:2",)]
+    assert reasons == ["forget"]
 
 
 def test_store_forget_failing_half_way_leaves_the_data_whole(tmp_path: Path, file_store: Store) -> None:
@@ -168,10 +180,10 @@ def test_store_forget_failing_half_way_leaves_the_data_whole(tmp_path: Path, fil
     file_store.save_user(file_store.load_user("tg:1").but(language="fa"))
     file_store.db.execute("INSERT INTO notes VALUES ('tg:1', 'booking')")
 
-    def delete_notes(db: Database, user_id: str) -> None:
+    def delete_notes(db: Database, user_id: str, reason: ForgetReason) -> None:
         db.execute("DELETE FROM notes WHERE user_id = ?", [user_id])
 
-    def fail(db: Database, user_id: str) -> None:
+    def fail(db: Database, user_id: str, reason: ForgetReason) -> None:
         assert db.execute("SELECT count(*) FROM users WHERE id = ?", [user_id]).fetchone() == (0,)
         raise sqlite3.OperationalError("disk I/O error")  # after the first deletes ran
 
@@ -223,9 +235,12 @@ def test_store_transaction_takes_the_write_lock_at_once(tmp_path: Path, file_sto
         other.close()
 
 
-def test_store_purges_users_not_seen_within_retention(store: Store, clock: FixedClock) -> None:
+def test_store_purges_users_not_seen_within_retention_with_the_reason_retention(
+    store: Store, clock: FixedClock
+) -> None:
     with_notes(store)
-    store.on_forget(lambda db, user_id: db.execute("DELETE FROM notes WHERE user_id = ?", [user_id]))
+    reasons: list[ForgetReason] = []
+    store.on_forget(delete_notes_noting(reasons))
     store.save_user(store.load_user("tg:old"))
     store.db.execute("INSERT INTO notes VALUES ('tg:old', 'x'), ('tg:new', 'y')")
     clock.advance(timedelta(days=100))
@@ -234,6 +249,7 @@ def test_store_purges_users_not_seen_within_retention(store: Store, clock: Fixed
     assert store.purge_inactive(timedelta(days=180)) == 1
     assert store.get_user("tg:old") is None and store.get_user("tg:new") is not None
     assert store.db.execute("SELECT user_id FROM notes").fetchall() == [("tg:new",)]
+    assert reasons == ["retention"]  # domains tell staff the truth: not "the person deleted their data"
 
 
 def test_store_keeps_no_message_text(store: Store) -> None:

@@ -46,7 +46,7 @@ from bot.booking.models import (
 )
 from bot.booking.schema import migrate
 from bot.clock import BRUSSELS, Clock
-from bot.store.db import Store
+from bot.store.db import ForgetReason, Store
 from bot.store.tables import DomainTables, from_iso, from_iso_or_none, iso
 
 log = logging.getLogger(__name__)
@@ -962,8 +962,11 @@ class BookingStore(DomainTables):
 _USER_TABLES: Final = ("person_notices", "holds", "bookings", "callbacks", "drafts")
 
 
-def delete_user_rows(db: Database, user_id: str) -> None:
-    """Delete every booking row about a person (run inside `Store.forget_user`'s transaction)."""
+def delete_user_rows(db: Database, user_id: str, reason: ForgetReason) -> None:
+    """Delete every booking row about a person (run inside `Store.forget_user`'s transaction).
+
+    The same rows go whatever the `reason` (/forget or retention of an inactive user).
+    """
     db.execute(
         "DELETE FROM reminders WHERE booking_id IN (SELECT id FROM bookings WHERE user_id = ?)", [user_id]
     )

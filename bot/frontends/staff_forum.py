@@ -773,7 +773,10 @@ class StaffForum:
         await self.clean_up_forgotten()
 
     async def clean_up_forgotten(self) -> None:
-        """Delete the topics of people who deleted their data; tell staff only the ticket numbers."""
+        """Delete the topics of people who deleted their data or were removed by retention.
+
+        Staff are told only the ticket numbers, and why (never "deleted their data" for retention).
+        """
         for cleanup in self.tickets.pending_cleanups():
             try:
                 await self.bot.delete_forum_topic(cleanup.chat_id, cleanup.thread_id)
@@ -784,11 +787,13 @@ class StaffForum:
             except TelegramError:
                 continue  # tried again by the next run
             for number in cleanup.ticket_ids:
+                text = (
+                    self.tr.gettext("Ticket {number}: removed after the retention period.", number=number)
+                    if cleanup.reason == "retention"
+                    else self.tr.gettext("Ticket {number}: the person deleted their data.", number=number)
+                )
                 with contextlib.suppress(TelegramError):
-                    await self.bot.send_message(
-                        cleanup.chat_id,
-                        self.tr.gettext("Ticket {number}: the person deleted their data.", number=number),
-                    )
+                    await self.bot.send_message(cleanup.chat_id, text)
             self.tickets.cleanup_done(cleanup.id)
 
     async def housekeeping(self) -> None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
+from bot.store.db import ForgetReason
+
 TicketKind = Literal["live", "callback", "meeting"]
 TICKET_KINDS: tuple[TicketKind, ...] = get_args(TicketKind)
 TicketState = Literal["waiting", "claimed", "resolved"]
@@ -211,8 +213,9 @@ class AuditEntry:
 class TopicCleanup:
     """A staff topic the front-end must delete in Telegram, then report with `cleanup_done`.
 
-    Queued by /forget (the person's rows are gone already; `ticket_ids` are the numbers to
-    tell staff "ticket N: the person deleted their data" in the General topic).
+    Queued by /forget or by retention of an inactive person (the person's rows are gone
+    already; `ticket_ids` are the numbers to tell staff in the General topic, and `reason`
+    says which of the two happened: "the person deleted their data" is said only after /forget).
     """
 
     id: int
@@ -220,6 +223,7 @@ class TopicCleanup:
     thread_id: int
     ticket_ids: tuple[int, ...]
     created_at: datetime
+    reason: ForgetReason = "forget"
 
 
 @dataclass(frozen=True, slots=True)

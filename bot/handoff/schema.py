@@ -128,6 +128,15 @@ def m003_relay_reply_to(db: Database) -> None:
     db.execute("ALTER TABLE relay_pairs ADD COLUMN reply_to INTEGER")
 
 
+@migrations()
+def m004_cleanup_reason(db: Database) -> None:
+    """Say why a topic is deleted (/forget, or retention of an inactive person): staff are told the truth."""
+    db.execute(
+        "ALTER TABLE topic_cleanups ADD COLUMN reason TEXT NOT NULL DEFAULT 'forget'"
+        " CHECK (reason IN ('forget', 'retention'))"
+    )
+
+
 def migrate(db: Database) -> None:
     """Bring the handoff tables to the latest schema."""
     migrations.apply(db)

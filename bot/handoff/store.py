@@ -44,7 +44,7 @@ from bot.handoff.models import (
 )
 from bot.handoff.schema import migrate
 from bot.handoff.settings import DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_RETENTION_DAYS, StaffRouting
-from bot.store.db import Store
+from bot.store.db import ForgetReason, Store
 from bot.store.tables import DomainTables, from_iso, from_iso_or_none, iso, rows
 
 log = logging.getLogger(__name__)
@@ -722,11 +722,12 @@ class HandoffStore(DomainTables):
             tuple(ticket_from_row(row) for row in tickets), tuple(_topic(row) for row in topics)
         )
 
-    def _delete_user_rows(self, db: Database, user_id: str) -> None:
+    def _delete_user_rows(self, db: Database, user_id: str, reason: ForgetReason) -> None:
         """Delete every handoff row about a person (inside `Store.forget_user`'s transaction).
 
         Their topics are queued for deletion in Telegram with the numbers of their tickets in
-        each group, so staff can be told "ticket N: the person deleted their data".
+        each group and the `reason`, so staff are told "ticket N: the person deleted their data"
+        or "ticket N: removed after the retention period", whichever is true.
         """
         now = self._now()
         for topic in rows(
@@ -738,8 +739,9 @@ class HandoffStore(DomainTables):
             )
             ids = [row[0] for row in cursor.fetchall()]
             db.execute(
-                "INSERT INTO topic_cleanups (chat_id, thread_id, ticket_ids, created_at) VALUES (?, ?, ?, ?)",
-                [topic["chat_id"], topic["thread_id"], json.dumps(ids), now],
+                "INSERT INTO topic_cleanups (chat_id, thread_id, ticket_ids, created_at, reason)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [topic["chat_id"], topic["thread_id"], json.dumps(ids), now, reason],
             )
         db.execute(
             "DELETE FROM relay_pairs WHERE ticket_id IN (SELECT id FROM tickets WHERE user_id = ?)", [user_id]
@@ -755,7 +757,7 @@ class HandoffStore(DomainTables):
     def pending_cleanups(self) -> list[TopicCleanup]:
         """Return topics of forgotten people still to delete in Telegram, oldest first."""
         rows = self._query(
-            "SELECT id, chat_id, thread_id, ticket_ids, created_at FROM topic_cleanups ORDER BY id"
+            "SELECT id, chat_id, thread_id, ticket_ids, created_at, reason FROM topic_cleanups ORDER BY id"
         )
         return [
             TopicCleanup(
@@ -764,6 +766,7 @@ class HandoffStore(DomainTables):
                 thread_id=row["thread_id"],
                 ticket_ids=tuple(json.loads(row["ticket_ids"])),
                 created_at=from_iso(row["created_at"]),
+                reason=row["reason"],
             )
             for row in rows
         ]

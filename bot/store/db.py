@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -167,8 +167,13 @@ class StaleUser(Exception):
     """The user was saved by someone else since this copy was read, and no merge was asked for."""
 
 
-ForgetHook = Callable[[Database, str], object]
-"""Deletes what one domain (bookings, tickets) keeps about a user, inside the store's transaction."""
+ForgetReason = Literal["forget", "retention"]
+"""Why a user's rows go: they asked (/forget), or they were not seen for the retention period."""
+ForgetHook = Callable[[Database, str, ForgetReason], object]
+"""Deletes what one domain (bookings, tickets) keeps about a user, inside the store's transaction.
+
+Called with the database, the user's id and why they are deleted (staff are told the truth).
+"""
 
 
 class Store:
@@ -301,7 +306,7 @@ class Store:
         with self.transaction():
             existed = self.db.execute("DELETE FROM users WHERE id = ?", [user_id]).rowcount > 0
             for hook in self._forget_hooks:
-                hook(self.db, user_id)
+                hook(self.db, user_id, "forget")
         return existed
 
     def mark_inactive(self, user_id: str) -> None:
@@ -318,7 +323,7 @@ class Store:
             self.db.execute("DELETE FROM users WHERE last_seen_at < ?", [cutoff])
             for user_id in ids:
                 for hook in self._forget_hooks:
-                    hook(self.db, user_id)
+                    hook(self.db, user_id, "retention")
         return len(ids)
 
     def close(self) -> None:

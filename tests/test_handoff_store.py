@@ -425,6 +425,7 @@ def test_forget_leaves_no_row_about_the_person_and_queues_their_topic_for_deleti
     pair = handoff.record_relay(ticket.id, "in", 10)
     assert pair is not None
     handoff.relay_delivered(pair.id, 300)
+    handoff.card_shows_phone(ticket.id, STAFF_CHAT, 299)  # the call-back's card, goes with the topic
     handoff.open_ticket("2002", "live", "fr")  # someone else, untouched
 
     plan = handoff.prepare_forget("1001")
@@ -438,6 +439,7 @@ def test_forget_leaves_no_row_about_the_person_and_queues_their_topic_for_deleti
     assert _rows_mentioning(store.db, "1001") == []
     assert _rows_mentioning(store.db, ticket.reference) == []
     assert handoff.db.execute("SELECT count(*) FROM relay_pairs").fetchone()[0] == 0
+    assert handoff.phone_cards() == []
     assert handoff.open_ticket_of("2002") is not None
     [cleanup] = handoff.pending_cleanups()
     assert (cleanup.chat_id, cleanup.thread_id, cleanup.ticket_ids) == (STAFF_CHAT, 77, (old.id, ticket.id))

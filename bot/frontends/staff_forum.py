@@ -54,6 +54,7 @@ from telegram.ext import (
 )
 
 from bot.booking.brussels import format_brussels
+from bot.booking.models import Booking, Callback
 from bot.booking.staff import StaffCard
 from bot.booking.store import BookingStore
 from bot.clock import BRUSSELS
@@ -280,8 +281,14 @@ class StaffForum:
         return message
 
     async def post_card(self, ticket: Ticket, card: StaffCard | None = None) -> None:
-        """Post the ticket's card, with its buttons, in the person's topic."""
-        await self.say_in_topic(ticket, self.card_text(ticket, card), self.card_buttons(ticket))
+        """Post the ticket's card, with its buttons, in the person's topic.
+
+        A card showing a phone number is noted, so that the number is edited out of it once
+        the database erases it (`erase_phones_from_cards`).
+        """
+        message = await self.say_in_topic(ticket, self.card_text(ticket, card), self.card_buttons(ticket))
+        if ticket.chat_id is not None and self._shows_phone(ticket):
+            self.tickets.card_shows_phone(ticket.id, ticket.chat_id, message.message_id)
 
     def card_text(self, ticket: Ticket, card: StaffCard | None = None) -> str:
         """The card: number, reference, language, kind, waiting since, topics asked, booking, holder."""
@@ -308,13 +315,31 @@ class StaffForum:
         # Plain text: values are escaped for HTML by gettext; undo that, the card is not HTML.
         return "\n".join(_unescape(line) for line in lines)
 
+    def _booking_of(self, ticket: Ticket) -> Booking | None:
+        if self.bookings is None or ticket.booking_id is None:
+            return None
+        with contextlib.suppress(Exception):
+            return self.bookings.booking(ticket.booking_id)
+        return None
+
+    def _callback_of(self, ticket: Ticket) -> Callback | None:
+        if self.bookings is None or ticket.callback_id is None:
+            return None
+        with contextlib.suppress(Exception):
+            return self.bookings.callback(ticket.callback_id)
+        return None
+
+    def _shows_phone(self, ticket: Ticket) -> bool:
+        """Whether the ticket's card shows a phone number now (the database still holds one it needs)."""
+        booking, callback = self._booking_of(ticket), self._callback_of(ticket)
+        return bool(booking is not None and booking.phone and booking.mode == "phone") or bool(
+            callback is not None and callback.status == "open" and callback.phone
+        )
+
     def _booking_lines(self, ticket: Ticket, card: StaffCard | None) -> list[str]:
         tr = self.tr
         lines: list[str] = []
-        booking = None
-        if self.bookings is not None and ticket.booking_id is not None:
-            with contextlib.suppress(Exception):
-                booking = self.bookings.booking(ticket.booking_id)
+        booking = self._booking_of(ticket)
         if booking is not None:
             mode = tr.gettext(_MODES.get(booking.mode, booking.mode))
             lines.append(tr.gettext("Meeting: {when} (Brussels), {minutes} min, {mode}",
@@ -328,10 +353,7 @@ class StaffForum:
                 lines.append(tr.gettext("Meeting topics: {topics}", topics=", ".join(booking.topics)))
             if booking.phone and booking.mode == "phone":
                 lines.append(tr.gettext("Phone: {phone}", phone=booking.phone))
-        callback = None
-        if self.bookings is not None and ticket.callback_id is not None:
-            with contextlib.suppress(Exception):
-                callback = self.bookings.callback(ticket.callback_id)
+        callback = self._callback_of(ticket)
         if callback is not None and callback.status == "open":
             part = tr.gettext("morning") if callback.part_of_day == "morning" else tr.gettext("afternoon")
             text = tr.gettext("Call back: {phone}, in the {part}, in {language}",
@@ -796,6 +818,40 @@ class StaffForum:
                     await self.bot.send_message(cleanup.chat_id, text)
             self.tickets.cleanup_done(cleanup.id)
 
+    async def erase_phones_from_cards(self) -> None:
+        """Edit the phone number out of cards once the database erased it (call-back done, meeting over).
+
+        Each card is edited once, to the ticket's card as it stands (without the number). A
+        card that cannot be edited (deleted by hand, gone with its topic, the bot removed) is
+        logged by ticket number and left; a network fault or a 429 leaves it for the next run.
+        """
+        for card in self.tickets.phone_cards():
+            try:
+                ticket = self.tickets.ticket(card.ticket_id)
+            except TicketNotFound:
+                self.tickets.phone_card_cleared(card)
+                continue
+            if self._shows_phone(ticket):
+                continue
+            try:
+                await self.bot.edit_message_text(
+                    self.card_text(ticket),
+                    card.chat_id,
+                    card.message_id,
+                    reply_markup=self.card_buttons(ticket),
+                )
+            except (BadRequest, Forbidden) as error:  # gone, too old, or the bot may no longer post
+                if not (isinstance(error, BadRequest) and _not_modified(error)):
+                    logger.warning(
+                        "The card of ticket %d could not be edited to remove the phone number: %s",
+                        ticket.id,
+                        error.message,
+                    )
+            except TelegramError as error:
+                logger.info("Editing the card of ticket %d waits (%s)", ticket.id, type(error).__name__)
+                continue
+            self.tickets.phone_card_cleared(card)
+
     async def housekeeping(self) -> None:
         """Retention: old resolved tickets and their pairs go; topics unused that long are deleted."""
         result = self.handoff.housekeeping()
@@ -999,10 +1055,11 @@ async def on_member_change(update: Update, context: Context) -> None:
 
 
 async def relay_job(context: Context) -> None:
-    """Resume pending copies, delete forgotten people's topics, mention long waits."""
+    """Resume pending copies, delete forgotten people's topics, erase phones from cards, mention waits."""
     forum = _forum(context)
     await forum.resume()
     await forum.clean_up_forgotten()
+    await forum.erase_phones_from_cards()  # a few rows at most: cards of open call-backs and meetings
     await forum.mention_overdue()
 
 

@@ -235,6 +235,15 @@ class ForgetPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneCard:
+    """A ticket's card in a staff group that shows a phone number (ids only, never the number)."""
+
+    ticket_id: int
+    chat_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class RetentionCounts:
     """What one retention run deleted (counts only: the log never holds the data)."""
 

@@ -137,6 +137,24 @@ def m004_cleanup_reason(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_phone_cards(db: Database) -> None:
+    """Note the cards in Telegram that show a phone number, to edit it out once the database erases it.
+
+    A table rather than a column: a ticket can have several cards (a call-back, then a booking
+    attached to the same ticket), and each one showing the number must lose it.
+    """
+    db.execute(
+        """CREATE TABLE phone_cards (
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            ticket_id INTEGER NOT NULL,
+            PRIMARY KEY (chat_id, message_id)
+        )"""
+    )
+    db.execute("CREATE INDEX phone_cards_ticket ON phone_cards (ticket_id)")
+
+
 def migrate(db: Database) -> None:
     """Bring the handoff tables to the latest schema."""
     migrations.apply(db)

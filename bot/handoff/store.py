@@ -33,6 +33,7 @@ from bot.handoff.models import (
     HandoffError,
     NotHolder,
     PersonTopic,
+    PhoneCard,
     RelayPair,
     RetentionCounts,
     StaffMember,
@@ -457,6 +458,29 @@ class HandoffStore(DomainTables):
         )
         return [_topic(row) for row in rows]
 
+    # -- cards showing a phone number --------------------------------------------------------
+
+    def card_shows_phone(self, ticket_id: int, chat_id: int, message_id: int) -> None:
+        """Note that a card posted for the ticket shows a phone number (to edit it out later)."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO phone_cards (chat_id, message_id, ticket_id) VALUES (?, ?, ?)",
+                [chat_id, message_id, ticket_id],
+            )
+
+    def phone_cards(self) -> list[PhoneCard]:
+        """Return the cards noted as showing a phone number, oldest first."""
+        rows = self._query("SELECT ticket_id, chat_id, message_id FROM phone_cards ORDER BY rowid")
+        return [PhoneCard(row["ticket_id"], row["chat_id"], row["message_id"]) for row in rows]
+
+    def phone_card_cleared(self, card: PhoneCard) -> None:
+        """Record that the card no longer shows a phone number (edited, or it cannot be edited)."""
+        with self.transaction():
+            self._write(
+                "DELETE FROM phone_cards WHERE chat_id = ? AND message_id = ?",
+                [card.chat_id, card.message_id],
+            )
+
     # -- relay -------------------------------------------------------------------------------
 
     def record_relay(
@@ -743,9 +767,11 @@ class HandoffStore(DomainTables):
                 " VALUES (?, ?, ?, ?, ?)",
                 [topic["chat_id"], topic["thread_id"], json.dumps(ids), now, reason],
             )
-        db.execute(
-            "DELETE FROM relay_pairs WHERE ticket_id IN (SELECT id FROM tickets WHERE user_id = ?)", [user_id]
-        )
+        for table in ("relay_pairs", "phone_cards"):  # their topic, cards included, is deleted in Telegram
+            db.execute(
+                f"DELETE FROM {table} WHERE ticket_id IN (SELECT id FROM tickets WHERE user_id = ?)",
+                [user_id],
+            )
         db.execute("DELETE FROM tickets WHERE user_id = ?", [user_id])
         db.execute("DELETE FROM person_topics WHERE user_id = ?", [user_id])
         # A staff button or command the person tried (forged or guessed) was audited under their
@@ -787,6 +813,7 @@ class HandoffStore(DomainTables):
         old = "SELECT id FROM tickets WHERE state = 'resolved' AND resolved_at < ?"
         with self.transaction():
             pairs = self._write(f"DELETE FROM relay_pairs WHERE ticket_id IN ({old})", [cutoff])
+            self._write(f"DELETE FROM phone_cards WHERE ticket_id IN ({old})", [cutoff])
             tickets = self._write(
                 "DELETE FROM tickets WHERE state = 'resolved' AND resolved_at < ?", [cutoff]
             )

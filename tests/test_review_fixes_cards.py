@@ -1,7 +1,8 @@
 """Review R2's NICE findings on what staff see, end to end: the fake forum, a real Application, SQLite.
 
-A person removed by retention is not reported as having deleted their data, and the phone
-number on a ticket's card goes from Telegram when the database erases it.
+A person removed by retention is not reported as having deleted their data, the phone
+number on a ticket's card goes from Telegram when the database erases it, and a membership
+Telegram cannot confirm is denied without crashing the handler.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.booking.staff import booking_card, callback_card
-from tests.fakebotapi import SentMessage
-from tests.test_staff_forum import KEY, PERSON, STAFF, World, running_world
+from tests.fakebotapi import FailureKind, SentMessage
+from tests.test_staff_forum import BRAM, KEY, PERSON, STAFF, World, running_world
 
 PHONE = "+32470123456"
 
@@ -111,3 +112,18 @@ def booking_ticket(world: World) -> int:
     ticket = world.services.handoff.tickets.open_ticket_of(f"tg:{PERSON}")
     assert ticket is not None
     return ticket.id
+
+
+# -- Telegram not answering about membership ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["blocked", "server_error"])
+async def test_forum_membership_telegram_cannot_confirm_is_denied_not_audited_and_asked_again(
+    world: World, kind: FailureKind
+) -> None:
+    world.api.fail_next("getChatMember", kind=kind)
+    await world.staff_says(BRAM, "/queue")
+    assert world.staff_messages(None)[-1]["text"] == "Only staff of this group can do that."
+    assert [e for e in world.services.handoff.tickets.audit() if e.action == "forged_attempt"] == []
+    await world.staff_says(BRAM, "/queue")  # the failure was not cached: Telegram is asked again
+    assert world.staff_messages(None)[-1]["text"] == "Nobody is waiting."

@@ -73,7 +73,7 @@ from bot.handoff.models import (
     TicketResolved,
 )
 from bot.handoff.service import Handoff
-from bot.handoff.staff import StaffDirectory
+from bot.handoff.staff import MembershipUnknown, StaffDirectory
 from bot.ids import parse_id
 from bot.startup import StartupError
 
@@ -225,6 +225,11 @@ class StaffForum:
             member = await self.bot.get_chat_member(chat_id, user_id)
         except BadRequest:  # "user not found", "participant not found"
             return False
+        except TelegramError as error:  # the bot removed (Forbidden), a network fault, a 429 left over
+            logger.warning(
+                "Asking the staff group %d about a member failed: %s", chat_id, type(error).__name__
+            )
+            raise MembershipUnknown(type(error).__name__) from error
         return member.status in _MEMBER_STATUSES or bool(getattr(member, "is_member", False))
 
     # -- topics and cards ------------------------------------------------------------------

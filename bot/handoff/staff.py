@@ -7,6 +7,7 @@ The front-end supplies `is_member`, which asks Telegram (getChatMember) for one 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Final
@@ -16,14 +17,23 @@ from cachetools import TTLCache
 from bot.clock import Clock
 from bot.handoff.store import HandoffStore
 
+log = logging.getLogger(__name__)
+
 MEMBERSHIP_TTL: Final = timedelta(minutes=5)
 _CACHE_SIZE: Final = 1024
 
 IsMember = Callable[[int], Awaitable[bool]]
-"""Asks Telegram whether a user is a member (creator, administrator or member) of the staff group."""
+"""Asks Telegram whether a user is a member (creator, administrator or member) of the staff group.
+
+Raises MembershipUnknown when Telegram cannot say (the answer is then not cached).
+"""
 
 IsMemberOf = Callable[[int, int], Awaitable[bool]]
 """Asks Telegram whether a user is a member of one staff group (user id, chat id)."""
+
+
+class MembershipUnknown(Exception):
+    """Telegram could not say whether the user is a member now (the bot removed, a network fault)."""
 
 
 class StaffDirectory:
@@ -53,8 +63,13 @@ class StaffDirectory:
     async def is_staff(self, user_id: int, chat_id: int | None = None) -> bool:
         """Return whether the user is staff now (allowed by STAFF_USER_IDS and a member of the group).
 
-        With `chat_id` (and `member_of`), only that staff group counts.
+        With `chat_id` (and `member_of`), only that staff group counts. When Telegram cannot
+        say (MembershipUnknown), the answer is no, and it is not cached: the next use asks again.
         """
+        return await self._membership(user_id, chat_id) is True
+
+    async def _membership(self, user_id: int, chat_id: int | None) -> bool | None:
+        """Whether the user is staff; None when Telegram could not say."""
         if self.allowed_ids is not None and user_id not in self.allowed_ids:
             return False
         key: int | tuple[int, int] = user_id
@@ -64,10 +79,13 @@ class StaffDirectory:
         if cached is not None:
             return cached
         # An error is not cached: the next use asks again.
-        if isinstance(key, tuple) and self._member_of is not None:
-            member = await self._member_of(user_id, key[1])
-        else:
-            member = await self._is_member(user_id)
+        try:
+            if isinstance(key, tuple) and self._member_of is not None:
+                member = await self._member_of(user_id, key[1])
+            else:
+                member = await self._is_member(user_id)
+        except MembershipUnknown:
+            return None
         self._members[key] = member
         return member
 
@@ -86,8 +104,12 @@ class StaffDirectory:
         `where` where it came from ("button", "private chat", "other group"); never message text.
         `chat_id`: the staff group it came from, whose membership counts.
         """
-        if await self.is_staff(user_id, chat_id):
+        member = await self._membership(user_id, chat_id)
+        if member:
             return True
+        if member is None:  # not a forged attempt: Telegram did not answer; nothing is done
+            log.warning("A %s was refused: Telegram could not confirm staff membership", action)
+            return False
         self.store.record_forged(user_id, action, ticket_id, where)
         return False
 

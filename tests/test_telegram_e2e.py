@@ -8,7 +8,6 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -327,7 +326,7 @@ async def test_per_chat_update_processor_keeps_one_chats_order_and_runs_chats_co
 
     def update(chat_id: int, update_id: int) -> Update:
         chat = Chat(chat_id, Chat.PRIVATE)
-        return Update(update_id, message=Message(update_id, datetime.now(UTC), chat))
+        return Update(update_id, message=Message(update_id, CONTENT_DAY, chat))
 
     async def work(name: str, delay: float) -> None:
         events.append(f"start {name}")

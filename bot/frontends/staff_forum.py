@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import html
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -160,7 +161,8 @@ class StaffForum:
         self.library = library
         self.bookings = bookings
         self.tr: Translator = library.translator(staff_language)
-        self._locks: dict[int, asyncio.Lock] = {}
+        # A ticket's lock lives while a sender holds or awaits it: no map that grows per ticket.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._last_signer: dict[int, str] = {}
         self._captions: dict[int, MediaCaption] = {}  # relay pair id -> the media's caption
         self._started_at = handoff.clock.now()
@@ -431,6 +433,7 @@ class StaffForum:
 
     async def _close_topic(self, ticket: Ticket) -> None:
         assert ticket.chat_id is not None
+        self._last_signer.pop(ticket.id, None)  # the ticket ended: its signing run too
         topic = self.tickets.topic_of(ticket.user_id, ticket.chat_id)
         if topic is None or topic.closed:
             return
@@ -457,12 +460,15 @@ class StaffForum:
 
     async def flush(self, ticket_id: int) -> None:
         """Send the ticket's pending copies in order; stop at the first that must wait."""
-        lock = self._locks.setdefault(ticket_id, asyncio.Lock())
+        lock = self._locks.get(ticket_id)
+        if lock is None:
+            lock = self._locks[ticket_id] = asyncio.Lock()
         async with lock:
             for pair in self.tickets.pending_relays(ticket_id):
                 try:
                     ticket = self.tickets.ticket(ticket_id)
                 except TicketNotFound:
+                    self._last_signer.pop(ticket_id, None)
                     return
                 if not self.tickets.claim_relay(pair.id):
                     return  # another sender has it (or it was delivered meanwhile)

@@ -580,6 +580,7 @@ def settings_for(
             "USER_MESSAGES_PER_MINUTE": str(USER_MESSAGES_PER_MINUTE),
             "NLU_TIMEOUT": f"{nlu_timeout:g}",
             "NLU_CACHE_SIZE": str(cache_size),
+            "SERVE_DRAFT_ANSWERS": "true",  # every answer is a draft until reviewed: measure answers
             "LOG_LEVEL": "WARNING",
         }
     )

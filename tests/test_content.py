@@ -468,3 +468,18 @@ def test_update_adds_a_new_interface_string_to_every_language(tmp_path: Path) ->
     for language in LANGUAGES:
         text = catalog_path(root / "locales", language, MESSAGES_DOMAIN).read_text(encoding="utf-8")
         assert '#: bot/extra.py\nmsgid "A brand new button"\nmsgstr ""' in text
+
+
+def test_library_logs_a_topic_without_servable_answer_once_not_per_question(
+    locales_copy: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    library = library_at(locales_copy, serve_drafts=False)  # every repository answer is a draft
+    with caplog.at_level("WARNING", logger="bot.content.library"):
+        for _ in range(3):
+            library.answer("costs", "fa")
+            library.answer("timeline", "fr")
+    warned = [record.getMessage() for record in caplog.records if "No servable answer" in record.getMessage()]
+    assert warned == [
+        "No servable answer for costs in any language",
+        "No servable answer for timeline in any language",
+    ]

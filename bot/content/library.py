@@ -176,6 +176,7 @@ class ContentLibrary:
         self._loaded: dict[Path, _Loaded] = {}
         self._rules: Rules | None = None
         self._reported: set[tuple[object, ...]] = set()
+        self._unservable: set[str] = set()  # topics already logged as having no servable answer
         self._answers: dict[str, dict[str, _Answer]] = {}
         self._strings: dict[str, dict[str, str]] = {}
         self.languages: list[str] = []
@@ -221,6 +222,7 @@ class ContentLibrary:
                 if any(entry.text for entry in entries.get(language, {}).values())
             ]
             self._answers, self._strings = answers, strings
+            self._unservable.clear()  # new content: say again what still cannot be served
 
     def _load_rules(self) -> Rules | None:
         """Return the rules, keeping the last good ones when the file breaks."""
@@ -369,7 +371,9 @@ class ContentLibrary:
                     language=language_name(fallback, language),
                 )
                 return ServedAnswer(intent, text, fallback, related, note=note), fallback
-        logger.warning("No servable answer for %s in any language", intent)
+        if intent not in self._unservable:  # once per topic and content, not once per question
+            self._unservable.add(intent)
+            logger.warning("No servable answer for %s in any language", intent)
         counsellor = self._servable_text(COUNSELLOR, language, today)
         text = counsellor or tr.gettext(
             "I cannot show a checked answer on this topic right now. A counsellor can"

@@ -60,7 +60,7 @@ from bot.booking.staff import StaffCard
 from bot.booking.store import BookingStore
 from bot.clock import BRUSSELS
 from bot.content.library import ContentLibrary, Translator
-from bot.content.topics import COUNSELLOR, MENU, is_topic
+from bot.content.topics import COUNSELLOR, MENU, N_, is_topic
 from bot.dialogue.replies import Reply
 from bot.handoff.desk import END, ended_reply, place_lines
 from bot.handoff.models import (
@@ -89,8 +89,9 @@ HOUSEKEEPING_INTERVAL: Final = timedelta(hours=6)
 _MEMBER_STATUSES: Final = frozenset(
     {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
 )
-_KINDS: Final = {"live": "live conversation", "callback": "call-back", "meeting": "meeting"}
-_MODES: Final = {"phone": "phone call", "video": "video call", "desk": "in person"}
+# Marked for extraction; translated into STAFF_LANGUAGE where the card is written.
+_KINDS: Final = {"live": N_("live conversation"), "callback": N_("call-back"), "meeting": N_("meeting")}
+_MODES: Final = {"phone": N_("phone call"), "video": N_("video call"), "desk": N_("in person")}
 CAPTION_MAX: Final = 1024
 """Telegram's limit on a caption, in UTF-16 code units."""
 

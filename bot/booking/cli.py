@@ -58,7 +58,7 @@ class InputError(ValueError):
 @contextmanager
 def _opened(settings: Settings) -> Iterator[tuple[BookingStore, BookingSettings]]:
     """Open the assistant's database (the same file the assistant uses) for one command."""
-    booking_settings = BookingSettings.from_env()
+    booking_settings = settings.booking  # read and checked once, with every other setting
     store = Store.open(settings.database_path, clock=clock)
     try:
         yield BookingStore(store, reminder_hours=booking_settings.reminder_hours), booking_settings
